@@ -1,0 +1,23 @@
+"""Chalice composition root: decorators and one-line delegations. No boto3, no env reads, no logic."""
+
+from chalice import Chalice, Rate, Response
+
+from chalicelib import handlers
+
+app = Chalice(app_name="driftwarden")
+
+
+@app.on_cw_event(handlers.CLOUDTRAIL_PATTERN, name="on_cloudtrail")
+def on_cloudtrail(event):
+    return handlers.on_cloudtrail(event)
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="on_schedule")
+def on_schedule(event):
+    return handlers.on_schedule(event)
+
+
+@app.route("/slack/actions", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def slack_actions():
+    status, body = handlers.slack_actions(app.current_request.raw_body, app.current_request.headers)
+    return Response(body=body, status_code=status)

@@ -1,0 +1,1 @@
+"""Slack interactivity and the finding/decision store."""

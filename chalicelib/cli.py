@@ -1,0 +1,168 @@
+"""The ``driftwarden`` command: the same pipeline as the Lambda handlers, from a terminal.
+
+    driftwarden replay EVENT.json [...] [--revert]   one JSON finding per line
+    driftwarden scan [--format json|table]            judge every managed object now
+    driftwarden coverage [--json | --markdown]        the registry's coverage table
+    driftwarden demo                                  the end-to-end demo (needs the source checkout)
+
+Configuration comes from the environment (README.md lists every variable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from chalicelib.models import Finding, Status
+
+__all__ = ["coverage_rows", "main"]
+
+
+def _load_json(path: str) -> Any:
+    text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    return json.loads(text)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from chalicelib import wiring
+
+    pipeline = wiring.pipeline()
+    worst = 0
+    for path in args.events:
+        try:
+            payload = _load_json(path)
+        except (OSError, json.JSONDecodeError) as exc:
+            print(json.dumps({"status": "error", "reason": f"{path}: cannot read event file: {exc}"}), flush=True)
+            worst = 1
+            continue
+        for finding in pipeline.process_payload(payload):
+            if args.revert and finding.status is Status.DRIFT:
+                finding = finding.with_(remediation=pipeline.revert(finding))
+            print(json.dumps(finding.to_dict(), default=str), flush=True)
+    return worst
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from chalicelib import wiring
+    from chalicelib.triggers.scan import scan
+
+    def progress(i: int, n: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rscanned {i}/{n}", end="", file=sys.stderr, flush=True)
+
+    findings = scan(wiring.pipeline(), progress)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    _print_findings(findings, args.format)
+    drift = any(f.status in (Status.DRIFT, Status.DELETED) for f in findings)
+    return 2 if (args.detailed_exitcode and drift) else 0
+
+
+def _print_findings(findings: list[Finding], fmt: str) -> None:
+    if fmt == "json":
+        for f in findings:
+            print(json.dumps(f.to_dict(), default=str))
+        return
+    print(f"{'STATUS':<12} {'SEVERITY':<9} {'RESOURCE':<60} REASON")
+    for f in findings:
+        where = (f.resource.address or f.resource.id) if f.resource else "-"
+        print(f"{f.status.value:<12} {f.severity.value:<9} {where:<60} {f.reason}")
+
+
+def coverage_rows() -> list[dict[str, Any]]:
+    from chalicelib.resources.registry import default_registry
+
+    rows = []
+    for plugin in default_registry():
+        rows.append({
+            "type": plugin.type,
+            "object_kind": plugin.object_kind,
+            "owner": plugin.owner,
+            "events": sorted({f"{e.source.split('.')[0]}:{e.name}" for e in plugin.events}),
+            "compared": sorted(plugin.compared),
+            "revertible": plugin.revertible() if plugin.owner else plugin_owner_revertible(plugin.object_kind),
+            "not_revertible": plugin.not_revertible,
+        })
+    return rows
+
+
+def plugin_owner_revertible(kind: str) -> bool:
+    from chalicelib.resources.registry import default_registry
+
+    return default_registry().owner(kind).revertible()
+
+
+def coverage_markdown(rows: list[dict[str, Any]]) -> str:
+    events = {e for r in rows for e in r["events"]}
+    lines = [
+        "# Coverage",
+        "",
+        "Generated from the plugin registry by `make coverage-doc` (`driftwarden coverage --markdown`).",
+        "A test fails when this file is stale.",
+        "",
+        f"**{len(rows)} Terraform types, {len(events)} distinct CloudTrail events.**",
+        "",
+        "| Terraform type | Compared attributes | Events | Revertible |",
+        "|---|---|---|---|",
+    ]
+    for r in rows:
+        rev = "yes" if r["revertible"] else f"no: {r['not_revertible'] or 'no revert plan'}"
+        lines.append(f"| `{r['type']}` | {', '.join(r['compared'])} | {', '.join(r['events'])} | {rev} |")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    rows = coverage_rows()
+    if args.json:
+        events = sorted({e for r in rows for e in r["events"]})
+        print(json.dumps({"types": rows, "type_count": len(rows), "event_count": len(events)}, indent=1))
+    elif args.markdown:
+        sys.stdout.write(coverage_markdown(rows))
+    else:
+        for r in rows:
+            print(f"{r['type']:<48} {'revert' if r['revertible'] else '-':<7} {', '.join(r['compared'])}")
+            print(f"{'':<48} events: {', '.join(r['events'])}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tests" / "harness" / "demo.py").exists():
+        print("driftwarden demo needs the source checkout (its environment is dev-only code in tests/harness)",
+              file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(root))
+    from tests.harness.demo import run
+
+    return run()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="driftwarden", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("replay", help="run CloudTrail events through the pipeline")
+    p.add_argument("events", nargs="+", help="files: EventBridge event, record, list, or CloudTrail log file")
+    p.add_argument("--revert", action="store_true", help="apply the revert plan of each drift finding")
+    p.set_defaults(fn=cmd_replay)
+    p = sub.add_parser("scan", help="judge every managed object of a covered type")
+    p.add_argument("--format", choices=["json", "table"], default="table")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when drift is found")
+    p.set_defaults(fn=cmd_scan)
+    p = sub.add_parser("coverage", help="what the registry covers")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true")
+    g.add_argument("--markdown", action="store_true")
+    p.set_defaults(fn=cmd_coverage)
+    p = sub.add_parser("demo", help="end-to-end demo on an embedded AWS and a local Slack stand-in")
+    p.set_defaults(fn=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))

@@ -1,0 +1,61 @@
+"""Configuration, read once from the environment. Every variable is documented in README.md."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chalicelib.errors import ConfigError
+from chalicelib.state.locations import StateLocation, parse_locations
+
+__all__ = ["Settings"]
+
+SLACK_DEFAULT_API = "https://slack.com/api/"
+
+
+def _csv(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    state: tuple[StateLocation, ...] = ()
+    iac_principals: tuple[str, ...] = ()
+    self_principals: tuple[str, ...] = ()
+    table: str | None = None
+    store_dir: str = ".driftwarden/findings"
+    state_ttl: float = 60.0
+    region: str | None = None
+    slack_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_channel: str | None = None
+    slack_api_url: str = SLACK_DEFAULT_API
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        api = env.get("SLACK_API_URL") or SLACK_DEFAULT_API
+        return cls(
+            state=tuple(parse_locations(env.get("DRIFTWARDEN_STATE"))),
+            iac_principals=_csv(env.get("DRIFTWARDEN_IAC_PRINCIPALS")),
+            self_principals=_csv(env.get("DRIFTWARDEN_SELF_PRINCIPALS")),
+            table=env.get("DRIFTWARDEN_TABLE") or None,
+            store_dir=env.get("DRIFTWARDEN_STORE_DIR") or ".driftwarden/findings",
+            state_ttl=_float(env, "DRIFTWARDEN_STATE_TTL", 60.0),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
+            slack_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            slack_channel=env.get("SLACK_CHANNEL") or None,
+            slack_api_url=api if api.endswith("/") else api + "/",
+        )

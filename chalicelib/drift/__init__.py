@@ -1,0 +1,1 @@
+"""Comparison: normalization helpers, the attribute diff, severity."""

@@ -1,0 +1,1 @@
+"""Slack: pure Block Kit builders (``blocks``) and the client wrapper (``slack``)."""

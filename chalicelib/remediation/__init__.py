@@ -1,0 +1,1 @@
+"""Revert plans are data (tuples of ``ApiCall``); one executor runs them."""

@@ -1,0 +1,24 @@
+"""aws_vpc_security_group_egress_rule: one egress rule contributing to its group's declared rules."""
+
+from __future__ import annotations
+
+from chalicelib.models import Severity
+from chalicelib.resources.aws_security_group import KIND, SG_RULE_EVENTS
+from chalicelib.resources.base import Declared, ManagedResource, ResourcePlugin
+from chalicelib.resources.registry import register
+from chalicelib.resources.vpc_rule import declare_vpc_rule
+
+
+@register
+class AwsVpcSecurityGroupEgressRule(ResourcePlugin):
+    type = "aws_vpc_security_group_egress_rule"
+    service = "ec2"
+    object_kind = KIND
+    owner = False
+    id_attribute = "security_group_id"
+    events = SG_RULE_EVENTS
+    compared = {"egress": Severity.MEDIUM}
+    read_permissions = ("ec2:DescribeSecurityGroups",)
+
+    def declare(self, resource: ManagedResource, declared: Declared) -> None:
+        declare_vpc_rule("egress", resource, declared)

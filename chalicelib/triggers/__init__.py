@@ -1,0 +1,1 @@
+"""Triggers only find resources: CloudTrail events and the scan produce references; the pipeline decides."""
