@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck bench coverage-doc clean
+.PHONY: install demo test lint bench coverage-doc package clean
 
 install: $(STAMP)
 
@@ -27,6 +27,9 @@ lint: install
 
 coverage-doc: install
 	$(PY) -m chalicelib coverage --markdown > docs/COVERAGE.md
+
+package: install
+	$(PY) infra/package.py
 
 bench: install
 	$(PY) -m bench
