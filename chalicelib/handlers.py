@@ -70,4 +70,6 @@ def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def slack_actions(body: bytes | str, headers: Mapping[str, str]) -> tuple[int, Any]:
+    logger.clear_state()
+    logger.append_keys(route="/slack/actions")
     return wiring.slack_actions().handle(body, headers)

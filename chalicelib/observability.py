@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from chalicelib.models import Finding
 
@@ -26,7 +27,7 @@ T = TypeVar("T")
 # chalicelib modules log through the stdlib; route them into Powertools' structured JSON handler.
 _pkg_logger = logging.getLogger("chalicelib")
 _pkg_logger.handlers = [logger.registered_handler]
-_pkg_logger.setLevel(logging.INFO)
+_pkg_logger.setLevel(logger.initial_log_level)
 _pkg_logger.propagate = False
 
 
@@ -37,7 +38,7 @@ def lambda_entry(fn: Callable[[dict[str, Any], Any], T]) -> Callable[[Any], T]:
     def handler(event: Any) -> T:
         raw = event.to_dict() if hasattr(event, "to_dict") else event
         context = getattr(event, "context", None)
-        inner = metrics.log_metrics(logger.inject_lambda_context(fn))
+        inner = metrics.log_metrics(logger.inject_lambda_context(fn, clear_state=True))
         return inner(raw, context)
 
     return handler
@@ -45,6 +46,8 @@ def lambda_entry(fn: Callable[[dict[str, Any], Any], T]) -> Callable[[Any], T]:
 
 def emit_finding(finding: Finding, latency_ms: float | None = None) -> None:
     """EMF: one count per finding by status and severity, and decision latency."""
+    if is_metrics_disabled():
+        return
     with single_metric(name="Findings", unit=MetricUnit.Count, value=1, namespace="Driftwarden",
                        default_dimensions={"status": finding.status.value, "severity": finding.severity.value}) as m:
         m.add_dimension(name="service", value="driftwarden")
