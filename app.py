@@ -19,5 +19,6 @@ def on_schedule(event):
 
 @app.route("/slack/actions", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
 def slack_actions():
-    status, body = handlers.slack_actions(app.current_request.raw_body, app.current_request.headers)
+    request = app.current_request
+    status, body = handlers.slack_actions(request.raw_body, request.headers)  # type: ignore[union-attr]
     return Response(body=body, status_code=status)

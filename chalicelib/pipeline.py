@@ -28,7 +28,14 @@ from chalicelib.remediation.executor import execute
 from chalicelib.resources.base import Declared, EventKind, LiveContext, ManagedResource
 from chalicelib.resources.registry import Registry
 from chalicelib.state.index import StateIndex
-from chalicelib.triggers.cloudtrail import CloudTrailEvent, Ref, iter_records, parse_event, principal_matches, resolve_refs
+from chalicelib.triggers.cloudtrail import (
+    CloudTrailEvent,
+    Ref,
+    iter_records,
+    parse_event,
+    principal_matches,
+    resolve_refs,
+)
 
 __all__ = ["Pipeline"]
 
@@ -115,7 +122,8 @@ class Pipeline:
             live = owner.read_live(ctx, ref.object_id)
         except LiveReadError as exc:
             return self._finding(event, info, Status.ERROR,
-                                 f"could not read the live {ref.object_kind} ({exc}); will not guess", kind=ref.object_kind)
+                                 f"could not read the live {ref.object_kind} ({exc}); will not guess",
+                                 kind=ref.object_kind)
         if live is None:
             return self._finding(event, info, Status.DELETED,
                                  f"{primary.address} no longer exists in AWS", severity=Severity.HIGH,
@@ -170,7 +178,8 @@ class Pipeline:
         if finding.status is not Status.DRIFT:
             return Remediation(RemediationStatus.NOT_NEEDED, (), f"finding is {finding.status.value}, not drift")
         if finding.not_revertible or not finding.plan:
-            return Remediation(RemediationStatus.REFUSED, (), finding.not_revertible or "no revert plan for this change")
+            reason = finding.not_revertible or "no revert plan for this change"
+            return Remediation(RemediationStatus.REFUSED, (), reason)
         now = self.rejudge(finding)
         if now.status is Status.IN_SYNC:
             return Remediation(RemediationStatus.NOT_NEEDED, (), "live already matches the declaration")

@@ -17,11 +17,11 @@ os.environ.update({
 for _var in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "DRIFTWARDEN_STATE", "DRIFTWARDEN_TABLE", "SLACK_BOT_TOKEN"):
     os.environ.pop(_var, None)
 
+import boto3  # noqa: E402
 import moto  # noqa: E402,F401  (must precede boto3 sessions)
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-import boto3  # noqa: E402
 from chalicelib import wiring  # noqa: E402
 from chalicelib.aws import ClientFactory  # noqa: E402
 from chalicelib.pipeline import Pipeline  # noqa: E402

@@ -18,7 +18,6 @@ from slack_sdk.signature import SignatureVerifier
 
 from chalicelib.actions.store import FindingStore, utcnow
 from chalicelib.errors import SlackError
-from chalicelib.models import RemediationStatus
 from chalicelib.notify.blocks import APPROVE, REVERT, alert_text, outcome_blocks
 from chalicelib.notify.slack import SlackNotifier
 from chalicelib.pipeline import Pipeline
@@ -59,9 +58,9 @@ class SlackActions:
         if action.get("action_id") not in (APPROVE, REVERT):
             return 200, ""
         finding_id = str(action.get("value", ""))
-        user = (payload.get("user") or {}).get("id")
+        user = str((payload.get("user") or {}).get("id") or "")
         channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
-        decision = {"action": "revert" if action["action_id"] == REVERT else "approve", "user": user,
+        decision: dict[str, str] = {"action": "revert" if action["action_id"] == REVERT else "approve", "user": user,
                     "at": utcnow()}
         stored = self.store.get(finding_id)
         if stored is None:
@@ -90,8 +89,7 @@ class SlackActions:
                                 f"{outcome}: {alert_text(finding)}")
             except SlackError as exc:
                 log.error("could not update slack message", extra={"finding_id": finding_id, "error": str(exc)})
-        status = 200 if outcome != RemediationStatus.FAILED.value else 200
-        return status, ""
+        return 200, ""
 
     def _ephemeral(self, channel: str | None, user: str | None, text: str) -> None:
         notifier = self.notifier()

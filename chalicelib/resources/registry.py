@@ -52,11 +52,10 @@ class Registry:
         if cls.type in self._plugins:
             raise RegistryError(f"duplicate plugin for {cls.type!r}")
         plugin = cls()
-        if cls.owner:
-            if cls.object_kind in self._owners:
-                raise RegistryError(
-                    f"{cls.object_kind!r} has two owners: {self._owners[cls.object_kind].type} and {cls.type}"
-                )
+        if cls.owner and cls.object_kind in self._owners:
+            raise RegistryError(
+                f"{cls.object_kind!r} has two owners: {self._owners[cls.object_kind].type} and {cls.type}"
+            )
         for spec in cls.events:
             key = (spec.source, spec.name)
             for other in self._claims[key]:

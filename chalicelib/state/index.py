@@ -110,7 +110,7 @@ class StateIndex:
         assert self.s3 is not None, "an S3 client factory is required for s3:// locations"
         client = self.s3()
         paginator = client.get_paginator("list_objects_v2")
-        prefixes = [loc.key if loc.is_prefix else loc.key, WORKSPACE_PREFIX]
+        prefixes = [loc.key, WORKSPACE_PREFIX]
         for prefix in prefixes:
             for page in paginator.paginate(Bucket=loc.bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):

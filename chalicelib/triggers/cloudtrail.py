@@ -10,7 +10,7 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.errors import EventError
@@ -84,7 +84,7 @@ def _iso(value: Any) -> str | None:
     text = str(value)
     for fmt in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
             continue
     return text
@@ -186,7 +186,7 @@ def resolve_refs(registry: Registry, event: CloudTrailEvent) -> list[Ref]:
     for claim in claims:
         ids = claim.spec.extract(event.record)
         if not ids:
-            key = (claim.plugin.object_kind, None)
+            key: tuple[str, str | None] = (claim.plugin.object_kind, None)
             if claim.spec.id_prefix is None and key not in seen:
                 seen.add(key)
                 refs.append(Ref(claim.plugin.object_kind, None, claim.spec.kind, event.account, event.region,

@@ -10,7 +10,7 @@ from chalice.test import Client
 from tests.harness.events import sg_rule_event
 from tests.harness.slack_sign import block_action_body, sign
 from tests.harness.slack_standin import SlackStandIn
-from tests.harness.tfstate import StateBuilder, sg_attributes, sg_rule_block
+from tests.harness.tfstate import StateBuilder, sg_attributes
 
 SECRET = "test-signing-secret"
 WORLD_SSH = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
@@ -33,7 +33,8 @@ def deployed(aws, env, slack):
     StateBuilder().add("aws_security_group", "web", sg_attributes(group, ingress=[], egress=[])).put(
         s3, "state", "app.tfstate")
     ddb.create_table(TableName="findings", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
     env(DRIFTWARDEN_STATE="s3://state/app.tfstate", DRIFTWARDEN_TABLE="findings", SLACK_BOT_TOKEN=slack.token,
         SLACK_SIGNING_SECRET=SECRET, SLACK_CHANNEL="C1", SLACK_API_URL=slack.url)
     ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=WORLD_SSH)
@@ -55,7 +56,7 @@ def _ssh_open(ec2, gid) -> bool:
 def test_cloudtrail_handler_posts_one_alert_with_buttons(deployed, slack):
     _, _, _, finding_id = deployed
     [post] = slack.posts()
-    actions = [b for b in post["payload"]["blocks"] if b["type"] == "actions"][0]
+    actions = next(b for b in post["payload"]["blocks"] if b["type"] == "actions")
     assert {e["action_id"]: e["value"] for e in actions["elements"]} == {
         "driftwarden_approve": finding_id, "driftwarden_revert": finding_id}
 

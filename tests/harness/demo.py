@@ -68,7 +68,8 @@ def provision(session: Any) -> dict[str, Any]:
                             default_tags={"team": "platform"}),
               module="module.network")
     state.add("aws_vpc_security_group_ingress_rule", "app", {
-        "id": "sgr-0a1b2c3d4e5f60718", "arn": f"arn:aws:ec2:{REGION}:123456789012:security-group-rule/sgr-0a1b2c3d4e5f60718",
+        "id": "sgr-0a1b2c3d4e5f60718",
+        "arn": f"arn:aws:ec2:{REGION}:123456789012:security-group-rule/sgr-0a1b2c3d4e5f60718",
         "security_group_id": gid, "security_group_rule_id": "sgr-0a1b2c3d4e5f60718", "ip_protocol": "tcp",
         "from_port": 8080, "to_port": 8080, "cidr_ipv4": "10.20.0.0/16", "cidr_ipv6": None,
         "prefix_list_id": None, "referenced_security_group_id": None, "description": None, "tags": None,
@@ -152,8 +153,9 @@ def run() -> int:
             resp = client.http.post("/slack/actions", headers=sign(SIGNING_SECRET, body), body=body)
             _say("Alice presses Revert (correctly signed request to /slack/actions)", f"HTTP {resp.status_code}")
             again = client.http.post("/slack/actions", headers=sign(SIGNING_SECRET, body), body=body)
+            reply = slack.ephemeral[-1]["text"] if slack.ephemeral else "-"
             _say("A second click is refused, nothing else happens",
-                 f"HTTP {again.status_code}; ephemeral reply: {slack.ephemeral[-1]['text'] if slack.ephemeral else '-'}")
+                 f"HTTP {again.status_code}; ephemeral reply: {reply}")
 
         rules = _rules(ec2, gid)
         _say("Live rules now", rules)

@@ -7,7 +7,7 @@ event a real account would emit for it (shape taken from recorded events in ../s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -58,7 +58,7 @@ def cloudtrail_event(
     wrapped: bool = True,
     event_id: str | None = None,
 ) -> dict[str, Any]:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     detail: dict[str, Any] = {
         "eventVersion": "1.09",
         "userIdentity": identity or console_identity(account),

@@ -35,7 +35,7 @@ class SlackStandIn:
     def url(self) -> str:
         assert self._server is not None
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/api/"
+        return f"http://{host!s}:{port}/api/"
 
     def start(self) -> SlackStandIn:
         standin = self
@@ -102,12 +102,12 @@ class SlackStandIn:
                                                 "updates": 0}
                 return 200, {}, {"ok": True, "channel": channel, "ts": ts, "message": payload}
             if method == "chat.update":
-                key = (payload.get("channel"), payload.get("ts"))
-                if key not in self.messages:
+                mkey = (str(payload.get("channel")), str(payload.get("ts")))
+                if mkey not in self.messages:
                     return 200, {}, {"ok": False, "error": "message_not_found"}
-                msg = self.messages[key]
+                msg = self.messages[mkey]
                 msg.update(text=payload.get("text"), blocks=payload.get("blocks"), updates=msg["updates"] + 1)
-                return 200, {}, {"ok": True, "channel": key[0], "ts": key[1]}
+                return 200, {}, {"ok": True, "channel": mkey[0], "ts": mkey[1]}
             if method == "chat.postEphemeral":
                 self.ephemeral.append(payload)
                 return 200, {}, {"ok": True, "message_ts": f"{time.time():.6f}"}

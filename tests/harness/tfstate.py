@@ -44,7 +44,8 @@ class StateBuilder:
 
 
 def sg_rule_block(protocol: str, from_port: int, to_port: int, cidrs: list[str] | None = None,
-                  description: str = "", security_groups: list[str] | None = None, self_: bool = False) -> dict[str, Any]:
+                  description: str = "", security_groups: list[str] | None = None,
+                  self_: bool = False) -> dict[str, Any]:
     return {"cidr_blocks": cidrs or [], "description": description, "from_port": from_port,
             "ipv6_cidr_blocks": [], "prefix_list_ids": [], "protocol": protocol,
             "security_groups": security_groups or [], "self": self_, "to_port": to_port}
