@@ -29,7 +29,7 @@ from chalicelib.resources.registry import default_registry  # noqa: E402
 from chalicelib.state.index import StateIndex  # noqa: E402
 from chalicelib.state.locations import parse_locations  # noqa: E402
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus")
+CORPUS = os.path.join(os.path.dirname(__file__), "fixtures", "corpus")  # vendored ../shared/corpus
 
 
 @pytest.fixture

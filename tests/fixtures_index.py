@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "tests" / "fixtures" / "corpus"  # vendored copy of ../shared/corpus (see its README)
 FIXTURES = ROOT / "tests" / "fixtures" / "cloudtrail"
 
 
