@@ -28,6 +28,7 @@ from chalicelib.resources.base import (
 from chalicelib.resources.ec2_common import (
     EC2,
     TAG_REVERT_PERMISSIONS,
+    executor_allows,
     live_tags,
     tag_calls,
     tag_changes,
@@ -43,6 +44,7 @@ ENTRY_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(EC2, "DeleteNetworkAclEntry", _ACL_ID),
 )
 DIRECTIONS = ("ingress", "egress")
+ENTRY_DELETE = "DeleteNetworkAclEntry"  # removes one entry, never the ACL
 DEFAULT_RULES = frozenset({32767, 32768})
 WORLD = frozenset({"0.0.0.0/0", "::/0"})
 _PROTOCOL_NUMBERS = {"all": "-1", "tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58"}
@@ -151,8 +153,8 @@ class AwsNetworkAcl(ResourcePlugin):
     )
     compared = {"ingress": Severity.HIGH, "egress": Severity.MEDIUM, "tags": Severity.LOW}
     read_permissions = ("ec2:DescribeNetworkAcls",)
-    revert_permissions = ("ec2:CreateNetworkAclEntry", "ec2:ReplaceNetworkAclEntry",
-                          "ec2:DeleteNetworkAclEntry", *TAG_REVERT_PERMISSIONS)
+    revert_permissions = ("ec2:CreateNetworkAclEntry", "ec2:ReplaceNetworkAclEntry", *TAG_REVERT_PERMISSIONS,
+                          *(("ec2:" + ENTRY_DELETE,) if executor_allows(ENTRY_DELETE) else ()))
     gone_codes = frozenset({"InvalidNetworkAclID.NotFound"})
 
     def declare(self, resource: ManagedResource, declared: Declared) -> None:
@@ -188,6 +190,8 @@ class AwsNetworkAcl(ResourcePlugin):
             for no in sorted(set(have) - set(want)):
                 if owner_managed:  # only the ACL's own resource declares "no other entries"
                     sev, rule = self._added_severity(direction, have[no])
+                    if not executor_allows(ENTRY_DELETE):
+                        rule += f" (not reverted automatically: the executor does not allow {ENTRY_DELETE})"
                     out.append(Change(direction, None, have[no], sev, rule))
             for no in sorted(set(want) - set(have)):
                 deny = want[no]["action"] == "deny"
@@ -228,7 +232,9 @@ class AwsNetworkAcl(ResourcePlugin):
             if ch.path not in DIRECTIONS:
                 continue
             if ch.declared is None:
-                calls.append(ApiCall("ec2", "DeleteNetworkAclEntry",
+                if not executor_allows(ENTRY_DELETE):
+                    continue  # said in the change's rule
+                calls.append(ApiCall("ec2", ENTRY_DELETE,
                                      {"NetworkAclId": object_id, "RuleNumber": ch.live["rule_no"],
                                       "Egress": ch.path == "egress"},
                                      f"remove {describe_entry(ch.path, ch.live)} from {object_id}"))

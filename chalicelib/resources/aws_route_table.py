@@ -27,6 +27,7 @@ from chalicelib.resources.base import (
 from chalicelib.resources.ec2_common import (
     EC2,
     TAG_REVERT_PERMISSIONS,
+    executor_allows,
     live_tags,
     tag_calls,
     tag_changes,
@@ -42,6 +43,7 @@ ROUTE_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(EC2, "DeleteRoute", _RTB_ID),
 )
 WORLD = frozenset({"0.0.0.0/0", "::/0"})
+ROUTE_DELETE = "DeleteRoute"  # removes one route, never the table
 
 # Target attribute (provider vocabulary) -> API parameter/field. Order decides which target names a
 # route when AWS reports two (an instance route also names its network interface).
@@ -140,7 +142,8 @@ class AwsRouteTable(ResourcePlugin):
     )
     compared = {"route": Severity.HIGH, "tags": Severity.LOW}
     read_permissions = ("ec2:DescribeRouteTables",)
-    revert_permissions = ("ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute", *TAG_REVERT_PERMISSIONS)
+    revert_permissions = ("ec2:CreateRoute", "ec2:ReplaceRoute", *TAG_REVERT_PERMISSIONS,
+                          *(("ec2:" + ROUTE_DELETE,) if executor_allows(ROUTE_DELETE) else ()))
     gone_codes = frozenset({"InvalidRouteTableID.NotFound"})
 
     def declare(self, resource: ManagedResource, declared: Declared) -> None:
@@ -172,6 +175,8 @@ class AwsRouteTable(ResourcePlugin):
         for key in sorted(set(have) - set(want)):
             if owner_managed:  # only the table's own resource declares "no other routes"
                 sev, rule = _added_severity(have[key])
+                if not executor_allows(ROUTE_DELETE):
+                    rule += f" (not reverted automatically: the executor does not allow {ROUTE_DELETE})"
                 out.append(Change("route", None, have[key], sev, rule))
         for key in sorted(set(want) - set(have)):
             out.append(Change("route", want[key], None, Severity.MEDIUM, "route-removed"))
@@ -190,7 +195,9 @@ class AwsRouteTable(ResourcePlugin):
             if ch.path != "route":
                 continue
             if ch.declared is None:
-                calls.append(ApiCall("ec2", "DeleteRoute",
+                if not executor_allows(ROUTE_DELETE):
+                    continue  # said in the change's rule
+                calls.append(ApiCall("ec2", ROUTE_DELETE,
                                      route_params(object_id, ch.live, with_target=False),
                                      f"remove route {describe_route(ch.live)} from {object_id}"))
             elif ch.live is None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from chalicelib.drift.normalize import tags_from_aws
 from chalicelib.models import ApiCall, Change, Severity
+from chalicelib.remediation import executor
 from chalicelib.resources.base import Declared, EventSpec
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "changed_paths",
     "declared_metadata",
     "decode_set",
+    "executor_allows",
     "live_metadata",
     "live_tags",
     "metadata_severity",
@@ -79,6 +81,13 @@ def tag_changes(want: Mapping[str, str], have: Mapping[str, str]) -> list[Change
     """One LOW change per tag key that differs (for owners with a custom ``diff``)."""
     return [Change(f"tags.{k}", want.get(k), have.get(k), Severity.LOW, "tags-changed")
             for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+
+
+def executor_allows(operation: str) -> bool:
+    """Whether the executor's allow-list lets a plan remove one *entry* with ``operation``
+    (``DeleteNetworkAclEntry``, ``DeleteRoute``). Until it does, plans leave such removals out and
+    say so, rather than offer a call the executor would refuse."""
+    return operation in executor.ATTRIBUTE_DELETES
 
 
 def as_bool(value: Any, default: bool = False) -> bool:
