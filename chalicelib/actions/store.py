@@ -90,6 +90,17 @@ class DynamoFindingStore:
         item = self.table.get_item(Key={"id": finding_id}, ConsistentRead=True).get("Item")
         return StoredFinding.from_item(item) if item else None
 
+    def all(self) -> list[StoredFinding]:
+        """Every stored finding (a consistent, paginated scan: for the CI gate, not the hot path)."""
+        kwargs: dict[str, Any] = {"ConsistentRead": True}
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self.table.scan(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return [StoredFinding.from_item(item) for item in items]
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def set_slack(self, finding_id: str, ref: dict[str, Any]) -> None:
         self.table.update_item(Key={"id": finding_id}, UpdateExpression="SET slack = :s",
                                ExpressionAttributeValues={":s": json.dumps(ref)})

@@ -3,7 +3,6 @@ python-hcl2 8.x (quoted strings and labels, ``__is_block__`` markers) so the out
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from chalicelib.models import MASK, Action, Actor, Change, Finding, ResourceInfo, Severity, Status
 from chalicelib.notify.codify import codify, codify_in_files, hcl_value, parse_address
 
-CORPUS_TF = Path(os.path.dirname(__file__), "..", "..", "..", "shared", "corpus", "tf")
+CORPUS_TF = Path(__file__).resolve().parents[1] / "fixtures" / "corpus" / "tf"
 SSH_WORLD = {"protocol": "tcp", "from_port": 22, "to_port": 22, "cidr_blocks": ["0.0.0.0/0"], "description": ""}
 
 
