@@ -25,8 +25,10 @@ class ClientFactory:
     default_region: str | None = None
     role_template: str | None = None
     session_name: str = "driftwarden"
+    _home_account: str | None = None
     _session: boto3.session.Session | None = None
     _clients: dict[tuple[str, str | None, str | None], Any] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)  # "service:Operation" → count (botocore hook)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -40,11 +42,27 @@ class ClientFactory:
         key = (service, region, account if self.role_template else None)
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self._make(service, region, account)
+                client = self._make(service, region, account)
+                client.meta.events.register("before-call.*.*", self._count)
+                self._clients[key] = client
             return self._clients[key]
 
+    def _count(self, model: Any, **_: Any) -> None:
+        name = f"{model.service_model.service_id}:{model.name}"
+        self.calls[name] = self.calls.get(name, 0) + 1
+
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def home_account(self) -> str | None:
+        """The account Driftwarden runs in (no role is assumed to read it)."""
+        if self._home_account is None and self.role_template:
+            sts = self.session.client("sts", config=RETRY_CONFIG)
+            self._home_account = sts.get_caller_identity()["Account"]
+        return self._home_account
+
     def _make(self, service: str, region: str, account: str | None) -> Any:
-        if self.role_template and account:
+        if self.role_template and account and account != self.home_account():
             sts = self.session.client("sts", region_name=region, config=RETRY_CONFIG)
             creds = sts.assume_role(RoleArn=self.role_template.format(account=account),
                                     RoleSessionName=self.session_name)["Credentials"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,12 +55,30 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if sys.stderr.isatty():
             print(f"\rscanned {i}/{n}", end="", file=sys.stderr, flush=True)
 
-    findings = scan(wiring.pipeline(), progress)
+    if args.state:
+        os.environ["DRIFTWARDEN_STATE"] = ",".join(args.state)
+        wiring.reset()
+    shard, shards = _shard(args.shard)
+    findings = scan(wiring.pipeline(), progress, shard=shard, shards=shards)
     if sys.stderr.isatty():
         print(file=sys.stderr)
     _print_findings(findings, args.format)
+    calls = wiring.clients().total_calls()
+    print(f"scanned {len(findings)} object(s) with {calls} AWS API call(s)", file=sys.stderr)
     drift = any(f.status in (Status.DRIFT, Status.DELETED) for f in findings)
     return 2 if (args.detailed_exitcode and drift) else 0
+
+
+def _shard(value: str | None) -> tuple[int, int]:
+    if not value:
+        return 0, 1
+    try:
+        i, n = (int(x) for x in value.split("/", 1))
+    except ValueError:
+        raise SystemExit(f"--shard must be I/N (e.g. 0/4), got {value!r}") from None
+    if not 0 <= i < n:
+        raise SystemExit(f"--shard {value}: need 0 <= I < N")
+    return i, n
 
 
 def _print_findings(findings: list[Finding], fmt: str) -> None:
@@ -152,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("scan", help="judge every managed object of a covered type")
     p.add_argument("--format", choices=["json", "table"], default="table")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when drift is found")
+    p.add_argument("--state", action="append", help="state location(s) to scan instead of DRIFTWARDEN_STATE")
+    p.add_argument("--shard", help="scan only shard I of N (I/N), for concurrent invocations")
     p.set_defaults(fn=cmd_scan)
     p = sub.add_parser("coverage", help="what the registry covers")
     g = p.add_mutually_exclusive_group()

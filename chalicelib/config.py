@@ -41,6 +41,8 @@ class Settings:
     slack_signing_secret: str | None = None
     slack_channel: str | None = None
     slack_api_url: str = SLACK_DEFAULT_API
+    member_role: str | None = None
+    state_accounts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,4 +60,25 @@ class Settings:
             slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
             slack_channel=env.get("SLACK_CHANNEL") or None,
             slack_api_url=api if api.endswith("/") else api + "/",
+            member_role=_member_role(env.get("DRIFTWARDEN_MEMBER_ROLE")),
+            state_accounts=_pairs("DRIFTWARDEN_STATE_ACCOUNTS", env.get("DRIFTWARDEN_STATE_ACCOUNTS")),
         )
+
+
+def _member_role(value: str | None) -> str | None:
+    if not value:
+        return None
+    if "{account}" not in value:
+        raise ConfigError(f"DRIFTWARDEN_MEMBER_ROLE={value!r} must contain {{account}}")
+    return value
+
+
+def _pairs(name: str, value: str | None) -> tuple[tuple[str, str], ...]:
+    """``s3://bucket/prefix/=111122223333,...``: state location prefix → account id."""
+    out = []
+    for item in _csv(value):
+        location, sep, account = item.rpartition("=")
+        if not sep or not location or not (account.isdigit() and len(account) == 12):
+            raise ConfigError(f"{name}: {item!r} is not LOCATION=ACCOUNT_ID (12 digits)")
+        out.append((location, account))
+    return tuple(out)

@@ -64,7 +64,9 @@ def on_cloudtrail(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.triggers.scan import scan
 
-    findings = scan(wiring.pipeline())
+    shard = event.get("detail", {}).get("shard", 0) if isinstance(event.get("detail"), Mapping) else 0
+    shards = event.get("detail", {}).get("shards", 1) if isinstance(event.get("detail"), Mapping) else 1
+    findings = scan(wiring.pipeline(), shard=int(shard), shards=int(shards))
     results = [respond(f) for f in findings]
     return {"findings": len(results), "summary": summarize(findings)}
 

@@ -100,7 +100,8 @@ class Pipeline:
         return [self.judge(ref, event) for ref in refs]
 
     # --- judgment --------------------------------------------------------------------------------
-    def judge(self, ref: Ref, event: CloudTrailEvent | None) -> Finding:
+    def judge(self, ref: Ref, event: CloudTrailEvent | None, *, live_cache: Mapping[str, Any] | None = None) -> Finding:
+        """Decide one reference. ``live_cache`` (object id → live model or None) comes from a batched read."""
         owner = self.registry.owner(ref.object_kind)
         if ref.object_id is None:
             return self._finding(event, None, Status.ERROR,
@@ -111,7 +112,10 @@ class Pipeline:
                                  f"{event.name if event else 'this call'} does not change declared attributes",
                                  kind=ref.object_kind)
         self.index.ensure_fresh()
-        managed = self.index.lookup(ref.object_kind, ref.object_id)
+        if not self.index.covers_account(ref.account):
+            return self._finding(event, ResourceInfo(owner.type, None, ref.object_id, None), Status.UNSUPPORTED,
+                                 f"no Terraform state is mapped to account {ref.account}", kind=ref.object_kind)
+        managed = self.index.lookup(ref.object_kind, ref.object_id, ref.account)
         if not managed:
             return self._unmanaged(ref, event, owner.type)
         declared = self.declared(ref.object_kind, ref.object_id, managed)
@@ -119,7 +123,10 @@ class Pipeline:
         info = ResourceInfo(primary.type, primary.address, ref.object_id, primary.state_url)
         ctx = self.contexts(ref.account or primary.account, ref.region or primary.region)
         try:
-            live = owner.read_live(ctx, ref.object_id)
+            if live_cache is not None and ref.object_id in live_cache:
+                live = live_cache[ref.object_id]
+            else:
+                live = owner.read_live(ctx, ref.object_id)
         except LiveReadError as exc:
             return self._finding(event, info, Status.ERROR,
                                  f"could not read the live {ref.object_kind} ({exc}); will not guess",

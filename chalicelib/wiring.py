@@ -35,13 +35,15 @@ def registry() -> Registry:
 
 @functools.cache
 def clients() -> ClientFactory:
-    return ClientFactory(default_region=settings().region)
+    cfg = settings()
+    return ClientFactory(default_region=cfg.region, role_template=cfg.member_role)
 
 
 @functools.cache
 def state_index() -> StateIndex:
     cfg = settings()
-    return StateIndex(registry(), list(cfg.state), s3=lambda: clients().client("s3"), ttl_seconds=cfg.state_ttl)
+    return StateIndex(registry(), list(cfg.state), s3=lambda: clients().client("s3"), ttl_seconds=cfg.state_ttl,
+                      account_overrides=cfg.state_accounts)
 
 
 @functools.cache

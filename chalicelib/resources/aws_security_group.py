@@ -174,6 +174,24 @@ class AwsSecurityGroup(ResourcePlugin):
             return None
         return self.live_model(groups[0])
 
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """One paginated DescribeSecurityGroups per 200 ids (a group-id filter tolerates missing ids)."""
+        out: dict[str, dict[str, Any] | None] = dict.fromkeys(object_ids)
+        for start in range(0, len(object_ids), 200):
+            chunk = object_ids[start:start + 200]
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"Filters": [{"Name": "group-id", "Values": chunk}], "MaxResults": 1000}
+                if token:
+                    kwargs["NextToken"] = token
+                resp = self.call(ctx, "describe_security_groups", **kwargs)
+                for group in resp.get("SecurityGroups", []):
+                    out[group["GroupId"]] = self.live_model(group)
+                token = resp.get("NextToken")
+                if not token:
+                    break
+        return out
+
     @staticmethod
     def live_model(group: Mapping[str, Any]) -> dict[str, Any]:
         model: dict[str, Any] = {}

@@ -175,6 +175,10 @@ class ResourcePlugin:
         """Read the object and normalize it into the declared vocabulary; ``None`` when gone."""
         raise NotImplementedError(f"{self.type}.read_live")
 
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """Batched read for the scan. Override where the API accepts many ids or a filter."""
+        return {oid: self.read_live(ctx, oid) for oid in object_ids}
+
     # --- judgment ---------------------------------------------------------------------------------
     def severity(self, change: RawChange) -> tuple[Severity, str]:
         """Severity and the name of the rule that decided it. Override for value-based rules."""

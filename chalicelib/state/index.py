@@ -12,7 +12,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +42,11 @@ class StateIndex:
     s3: Callable[[], Any] | None = None  # returns an S3 client (lazy: local-only use never builds one)
     ttl_seconds: float = 60.0
     clock: Callable[[], float] = time.monotonic
+    account_overrides: tuple[tuple[str, str], ...] = ()  # (state URL prefix, account id)
     errors: dict[str, str] = field(default_factory=dict)
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _by_object: dict[tuple[str, str], list[ManagedResource]] = field(default_factory=dict)
+    _accounts: set[str | None] = field(default_factory=set)
     _loaded_at: float | None = None
     reads: int = 0
 
@@ -126,12 +128,24 @@ class StateIndex:
         body: bytes = self.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
         return body
 
+    def account_of(self, url: str, inferred: str | None) -> str | None:
+        """Configured mapping (``DRIFTWARDEN_STATE_ACCOUNTS``) wins; else the account in the state's ARNs."""
+        for prefix, account in self.account_overrides:
+            if url.startswith(prefix):
+                return account
+        return inferred
+
     def _rebuild(self) -> None:
         by_object: dict[tuple[str, str], list[ManagedResource]] = defaultdict(list)
+        accounts: set[str | None] = set()
         for entry in self._entries.values():
             if entry.doc is None:
                 continue
+            override = self.account_of(entry.doc.url, None)
+            accounts.add(override or entry.doc.account)
             for res in entry.doc.resources:
+                if override and res.account != override:
+                    res = replace(res, account=override)
                 plugin = self.registry.get(res.type)
                 if plugin is None:
                     continue
@@ -139,10 +153,22 @@ class StateIndex:
                 if oid:
                     by_object[(plugin.object_kind, oid)].append(res)
         self._by_object = dict(by_object)
+        self._accounts = accounts
 
     # --- queries ---------------------------------------------------------------------------------
-    def lookup(self, object_kind: str, object_id: str) -> list[ManagedResource]:
-        return list(self._by_object.get((object_kind, object_id), ()))
+    def lookup(self, object_kind: str, object_id: str, account: str | None = None) -> list[ManagedResource]:
+        """O(1): every managed resource describing this object (in ``account``, when given and known)."""
+        found = self._by_object.get((object_kind, object_id), ())
+        if account is None:
+            return list(found)
+        return [r for r in found if r.account in (None, account)]
+
+    def covers_account(self, account: str | None) -> bool:
+        """Is any state mapped to ``account``? States whose account is unknown cover every account."""
+        return account is None or not self._accounts or account in self._accounts or None in self._accounts
+
+    def accounts(self) -> set[str]:
+        return {a for a in self._accounts if a}
 
     def objects(self) -> Iterator[tuple[str, str, list[ManagedResource]]]:
         """Every managed object of a covered type (for the scheduled scan)."""
