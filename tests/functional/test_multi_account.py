@@ -22,7 +22,8 @@ WORLD_SSH = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"
 def member_setup(aws):
     creds = aws.client("sts").assume_role(RoleArn=f"arn:aws:iam::{MEMBER}:role/driftwarden-member",
                                           RoleSessionName="setup")["Credentials"]
-    member = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+    member = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"],
+                                   aws_secret_access_key=creds["SecretAccessKey"],
                                    aws_session_token=creds["SessionToken"], region_name="eu-west-1")
     ec2, s3 = member.client("ec2"), aws.client("s3")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

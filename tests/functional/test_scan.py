@@ -39,7 +39,7 @@ def estate(aws_module):
 def test_scan_finds_exactly_the_planted_drift_with_batched_reads(estate):
     from tests.conftest import make_pipeline
 
-    session, ids, planted = estate
+    session, _, planted = estate
     pipeline = make_pipeline(session, "s3://estate-states/teams/")
     factory = pipeline.contexts.__self__  # the ClientFactory behind the pipeline
     findings = scan(pipeline)
