@@ -648,6 +648,9 @@ def run_gate(plan_path: str, store: Any, audit: AuditLog | None, *, allow: Seque
         report = evaluate(plan, stored, registry, state=state)
     except PlanError as exc:
         return _fail(str(exc), fmt, out, err)
+    if not stored:
+        report.notes.append("the findings store is empty: check DRIFTWARDEN_TABLE / DRIFTWARDEN_STORE_DIR point at "
+                            "the store the responder writes")
     to_override = [v for v in report.violations if v.finding_id in allow]
     if to_override:
         if audit is None:

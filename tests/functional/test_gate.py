@@ -323,6 +323,11 @@ def test_bad_plan_input_is_exit_2(tmp_path, content, fragment):
     assert code == 2 and json.loads(out)["result"] == "error"
 
 
+def test_empty_store_passes_with_a_warning(tmp_path):
+    code, out, _ = gate(str(PLAN), store_with(tmp_path))
+    assert code == 0 and "the findings store is empty" in out
+
+
 def test_missing_plan_file_is_exit_2(tmp_path):
     code, _, err = gate(str(tmp_path / "nope.json"), store_with(tmp_path))
     assert code == 2 and "cannot read the plan file" in err
