@@ -41,7 +41,7 @@ from typing import Any, Protocol, TextIO
 from botocore.exceptions import ClientError
 
 from chalicelib.errors import ConfigError, DriftwardenError
-from chalicelib.models import MASK, Finding
+from chalicelib.models import MASK, Change, Finding
 
 try:  # POSIX only; on other systems appends are serialized in-process only.
     import fcntl
@@ -67,7 +67,7 @@ __all__ = [
 
 AUDIT_EVENTS = frozenset({
     "detected", "notified", "approved", "reverted", "refused", "failed", "expired", "auto-reverted",
-    "gate-override",
+    "gate-override", "not_needed", "superseded", "escalated",
 })
 GENESIS = "0" * 64
 DEFAULT_CHAIN = "driftwarden"
@@ -177,7 +177,7 @@ def new_record(
         raise AuditError(f"unknown audit event {event!r} (one of {', '.join(sorted(AUDIT_EVENTS))})")
     res = finding.resource if finding else None
     source = changes if changes is not None else (finding.changes if finding else ())
-    change_dicts = [c.to_dict() if hasattr(c, "to_dict") else dict(c) for c in source]
+    change_dicts = [c.to_dict() if isinstance(c, Change) else dict(c) for c in source]
     return AuditRecord(
         event=event,
         at=at or utcnow(),

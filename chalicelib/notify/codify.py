@@ -368,7 +368,7 @@ class _Scanner:
 
     def object_items(self, open_at: int, close_at: int) -> list[tuple[str, int, int, int, int]]:
         """Entries of an object literal: (key, item start, value start, value end, item end)."""
-        out = []
+        out: list[tuple[str, int, int, int, int]] = []
         i = open_at + 1
         while True:
             i = self.skip_ws(i)
@@ -418,7 +418,8 @@ def _literal(text: str) -> Any:
             return _UNKNOWN
     if text.startswith("[") and text.endswith("]"):
         sc = _Scanner(text)
-        items, i = [], 1
+        items: list[Any] = []
+        i = 1
         while True:
             i = sc.skip_ws(i)
             if i >= len(text) - 1:
