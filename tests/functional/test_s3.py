@@ -80,6 +80,21 @@ def bucket_v3(name: str, **overrides: Any) -> dict[str, Any]:
     return attrs
 
 
+def log_delivery_grants(owner_id: str) -> list[dict[str, Any]]:
+    """boto3 ``Grants``: the owner plus what S3 server access logging needs on a target bucket."""
+    return [{"Grantee": {"Type": "CanonicalUser", "ID": owner_id}, "Permission": "FULL_CONTROL"},
+            {"Grantee": {"Type": "Group", "URI": LOG_DELIVERY}, "Permission": "WRITE"},
+            {"Grantee": {"Type": "Group", "URI": LOG_DELIVERY}, "Permission": "READ_ACP"}]
+
+
+def acp_state(owner_id: str, grants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """boto3 ``Grants`` as ``aws_s3_bucket_acl.access_control_policy`` records them."""
+    return [{"grant": [{"grantee": [{"display_name": "", "email_address": "", "type": g["Grantee"]["Type"],
+                                     "id": g["Grantee"].get("ID", ""), "uri": g["Grantee"].get("URI", "")}],
+                        "permission": g["Permission"]} for g in grants],
+             "owner": [{"display_name": "", "id": owner_id}]}]
+
+
 def policy_doc(bucket: str, *statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
@@ -411,6 +426,24 @@ def test_split_resource_owns_its_aspect_and_is_reported_once(env: Env) -> None:
     revert_and_replay(pipeline, finding, event)
 
 
+def test_split_acl_wins_over_legacy_inline_canned_acl(env: Env) -> None:
+    """A v3-era bucket still says ``acl = "private"`` while a later ``aws_s3_bucket_acl`` declares the
+    log-delivery grants explicitly: the split resource is the declaration, so the live grants match."""
+    grants = log_delivery_grants(env.owner_id)
+    env.s3.put_bucket_acl(Bucket=env.bucket,
+                          AccessControlPolicy={"Owner": {"ID": env.owner_id}, "Grants": grants})
+    state = (StateBuilder()
+             .add("aws_s3_bucket", "logs", bucket_v3(env.bucket))
+             .add("aws_s3_bucket_acl", "logs", {
+                 "access_control_policy": acp_state(env.owner_id, grants), "acl": None, "bucket": env.bucket,
+                 "expected_bucket_owner": "", "id": env.bucket}))
+    pipeline = env.pipeline(state)
+    assert only(pipeline.process_event(s3_event("PutBucketAcl", env.bucket))).status is Status.IN_SYNC
+    env.s3.put_bucket_acl(Bucket=env.bucket, ACL="private")
+    finding = only(pipeline.process_event(s3_event("PutBucketAcl", env.bucket)))
+    assert rules(finding) == {"bucket-acl-grant-removed"} and len(finding.changes) == 2
+
+
 # === aws_s3_bucket_policy
 PolicyEnv = tuple[Env, Pipeline, dict[str, Any]]
 
@@ -550,25 +583,33 @@ def test_versioning_suspended_is_high_and_re_enabled(env: Env) -> None:
 
 def test_mfa_delete_disabled_is_reported_but_not_reverted(env: Env) -> None:
     """Declared mfa_delete Enabled, live Disabled (moto ignores MFADelete, so the live side is simply
-    the never-set default; the state is what declares it)."""
-    env.s3.put_bucket_versioning(Bucket=env.bucket, VersioningConfiguration={"Status": "Enabled"})
+    the never-set default; the state is what declares it). Only the root user's MFA can restore it,
+    so the finding offers no plan at all — not even for the versioning status that drifted with it."""
+    env.s3.put_bucket_versioning(Bucket=env.bucket, VersioningConfiguration={"Status": "Suspended"})
     pipeline = env.pipeline(versioning_state(env.bucket, mfa_delete="Enabled"))
     event = s3_event("PutBucketVersioning", env.bucket,
-                     VersioningConfiguration={"Status": "Enabled", "MfaDelete": "Disabled"})
+                     VersioningConfiguration={"Status": "Suspended", "MfaDelete": "Disabled"})
     finding = only(pipeline.process_event(event))
-    assert finding.severity is Severity.HIGH and rules(finding) == {"bucket-mfa-delete-disabled"}
-    assert changes(finding) == [("versioning_configuration.mfa_delete", "Enabled", "Disabled")]
+    assert finding.severity is Severity.HIGH
+    assert rules(finding) == {"bucket-versioning-suspended", "bucket-mfa-delete-disabled"}
+    assert changes(finding) == [("versioning_configuration.status", "Enabled", "Suspended"),
+                                ("versioning_configuration.mfa_delete", "Enabled", "Disabled")]
     assert finding.plan == ()
     result = pipeline.revert(finding)
     assert result.status is RemediationStatus.REFUSED
+    assert env.s3.get_bucket_versioning(Bucket=env.bucket)["Status"] == "Suspended"
 
 
 def test_declared_disabled_matches_never_versioned_bucket(env: Env) -> None:
     pipeline = env.pipeline(versioning_state(env.bucket, status="Disabled"))
     assert only(pipeline.process_event(s3_event("PutBucketVersioning", env.bucket))).status is Status.IN_SYNC
     env.s3.put_bucket_versioning(Bucket=env.bucket, VersioningConfiguration={"Status": "Enabled"})
-    finding = only(pipeline.process_event(s3_event("PutBucketVersioning", env.bucket)))
+    event = s3_event("PutBucketVersioning", env.bucket)
+    finding = only(pipeline.process_event(event))
     assert finding.severity is Severity.MEDIUM and rules(finding) == {"bucket-versioning-enabled"}
+    # A versioned bucket can never be "Disabled" again: Suspended is the declared state's equivalent.
+    revert_and_replay(pipeline, finding, event)
+    assert env.s3.get_bucket_versioning(Bucket=env.bucket)["Status"] == "Suspended"
 
 
 # === aws_s3_bucket_server_side_encryption_configuration
@@ -644,19 +685,12 @@ def test_canned_private_acl_made_public_read_is_critical(env: Env) -> None:
 
 
 def test_explicit_grants_added_and_removed(env: Env) -> None:
-    grants = [{"Grantee": {"Type": "CanonicalUser", "ID": env.owner_id}, "Permission": "FULL_CONTROL"},
-              {"Grantee": {"Type": "Group", "URI": LOG_DELIVERY}, "Permission": "WRITE"},
-              {"Grantee": {"Type": "Group", "URI": LOG_DELIVERY}, "Permission": "READ_ACP"}]
-    owner = {"ID": env.owner_id}
-    env.s3.put_bucket_acl(Bucket=env.bucket, AccessControlPolicy={"Owner": owner, "Grants": grants})
-    acp = [{"grant": [{"grantee": [{"id": g["Grantee"].get("ID", ""), "type": g["Grantee"]["Type"],
-                                    "uri": g["Grantee"].get("URI", ""), "email_address": "",
-                                    "display_name": ""}],
-                       "permission": g["Permission"]} for g in grants],
-            "owner": [{"display_name": "", "id": env.owner_id}]}]
+    grants = log_delivery_grants(env.owner_id)
+    env.s3.put_bucket_acl(Bucket=env.bucket,
+                          AccessControlPolicy={"Owner": {"ID": env.owner_id}, "Grants": grants})
     pipeline = env.pipeline(StateBuilder().add("aws_s3_bucket_acl", "logs", {
-        "access_control_policy": acp, "acl": "", "bucket": env.bucket, "expected_bucket_owner": "",
-        "id": env.bucket}))
+        "access_control_policy": acp_state(env.owner_id, grants), "acl": "", "bucket": env.bucket,
+        "expected_bucket_owner": "", "id": env.bucket}))
     other = "e" * 64
     env.s3.put_bucket_acl(Bucket=env.bucket, AccessControlPolicy={"Owner": {"ID": env.owner_id}, "Grants": [
         grants[0], grants[2], {"Grantee": {"Type": "CanonicalUser", "ID": other}, "Permission": "READ"}]})
@@ -707,10 +741,8 @@ def test_ownership_controls_deleted(env: Env) -> None:
 def log_target(env: Env, name: str) -> str:
     """A bucket the log delivery group may write to (AWS and moto refuse other targets)."""
     env.s3.create_bucket(Bucket=name)
-    env.s3.put_bucket_acl(Bucket=name, AccessControlPolicy={"Owner": {"ID": env.owner_id}, "Grants": [
-        {"Grantee": {"Type": "CanonicalUser", "ID": env.owner_id}, "Permission": "FULL_CONTROL"},
-        {"Grantee": {"Type": "Group", "URI": LOG_DELIVERY}, "Permission": "WRITE"},
-        {"Grantee": {"Type": "Group", "URI": LOG_DELIVERY}, "Permission": "READ_ACP"}]})
+    env.s3.put_bucket_acl(Bucket=name, AccessControlPolicy={"Owner": {"ID": env.owner_id},
+                                                            "Grants": log_delivery_grants(env.owner_id)})
     return name
 
 
@@ -955,7 +987,7 @@ def test_lifecycle_normalization_round_trip_without_moto() -> None:
                     "tag": []}],
         "expiration": [{"date": "2030-01-01T00:00:00Z", "days": None, "expired_object_delete_marker": None}],
         "noncurrent_version_expiration": [{"newer_noncurrent_versions": 2, "noncurrent_days": 30}],
-        "noncurrent_version_transition": [{"newer_noncurrent_versions": None, "noncurrent_days": 7,
+        "noncurrent_version_transition": [{"newer_noncurrent_versions": 3, "noncurrent_days": 7,
                                            "storage_class": "GLACIER_IR"}],
         "transition": [], "abort_incomplete_multipart_upload": []}]
     aws_rules = [{"ID": "big-tmp", "Status": "Enabled",
@@ -963,8 +995,16 @@ def test_lifecycle_normalization_round_trip_without_moto() -> None:
                                      "ObjectSizeGreaterThan": 1024}},
                   "Expiration": {"Date": __import__("datetime").datetime(2030, 1, 1)},
                   "NoncurrentVersionExpiration": {"NoncurrentDays": 30, "NewerNoncurrentVersions": 2},
-                  "NoncurrentVersionTransitions": [{"NoncurrentDays": 7, "StorageClass": "GLACIER_IR"}]}]
+                  "NoncurrentVersionTransitions": [{"NoncurrentDays": 7, "StorageClass": "GLACIER_IR",
+                                                    "NewerNoncurrentVersions": 3}]}]
     declared = c.lifecycle_from_split(state_rules)
+    assert declared == {"big-tmp": {
+        "id": "big-tmp", "status": "Enabled",
+        "filter": {"prefix": "tmp/", "tags": {"class": "scratch"}, "object_size_greater_than": 1024},
+        "expiration": {"date": "2030-01-01"},
+        "noncurrent_version_expiration": {"noncurrent_days": 30, "newer_noncurrent_versions": 2},
+        "noncurrent_version_transition": [{"noncurrent_days": 7, "storage_class": "GLACIER_IR",
+                                           "newer_noncurrent_versions": 3}]}}
     assert declared == c.lifecycle_from_aws(aws_rules)
     request = c.lifecycle_to_aws(declared)
     assert request[0]["Filter"] == aws_rules[0]["Filter"]
