@@ -137,7 +137,8 @@ class AwsKmsKey(ResourcePlugin):
             else:  # the key's state hides rotation: leave it out rather than guess (never compared)
                 return live
         live["enable_key_rotation"] = bool(rotation.get("KeyRotationEnabled"))
-        live["rotation_period_in_days"] = rotation.get("RotationPeriodInDays")
+        if rotation.get("RotationPeriodInDays") is not None:  # reported only while rotation is on
+            live["rotation_period_in_days"] = int(rotation["RotationPeriodInDays"])
         return live
 
     def diff(self, declared: Declared, live: Mapping[str, Any]) -> list[Change]:
@@ -159,6 +160,10 @@ class AwsKmsKey(ResourcePlugin):
         if attr == "enable_key_rotation":
             return ((Severity.HIGH, "key-rotation-disabled") if want and not have
                     else (Severity.LOW, "key-rotation-enabled"))
+        if attr == "description":
+            return Severity.LOW, "key-description-changed"
+        if attr == "rotation_period_in_days":
+            return Severity.LOW, "key-rotation-period-changed"
         if attr == "tags":
             return Severity.LOW, "tags-changed"
         return super().severity(change)
