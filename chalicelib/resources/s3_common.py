@@ -57,9 +57,10 @@ ACL_EVENTS = (bucket_event("PutBucketAcl"),)
 OWNERSHIP_EVENTS = (bucket_event("PutBucketOwnershipControls"), bucket_event("DeleteBucketOwnershipControls"))
 LOGGING_EVENTS = (bucket_event("PutBucketLogging"),)
 LIFECYCLE_EVENTS = (
-    # CloudTrail records PutBucketLifecycleConfiguration as "PutBucketLifecycle"; accept both names.
+    # CloudTrail records the PutBucketLifecycleConfiguration API as "PutBucketLifecycle" (the corpus
+    # records carry the new API's <Filter> shape under that name); the API name is accepted as well.
     bucket_event("PutBucketLifecycle"),
-    bucket_event("PutBucketLifecycleConfiguration"),
+    bucket_event("PutBucketLifecycleConfiguration", note="API name; CloudTrail logs PutBucketLifecycle"),
     bucket_event("DeleteBucketLifecycle"),
 )
 TAGGING_EVENTS = (bucket_event("PutBucketTagging"), bucket_event("DeleteBucketTagging"))
