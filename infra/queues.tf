@@ -1,0 +1,68 @@
+# Work queues (with a dead-letter queue each) and one queue for events no function could take.
+#
+# The revert queue always exists: the Slack route (and auto-revert) enqueue approved reverts there
+# (DRIFTWARDEN_QUEUE_URL). Any SQS handler in app.py gets a queue named after the logical name it
+# declares (on_sqs_message(queue="revert") -> "<name>-revert").
+
+locals {
+  revert_queue = coalesce(try(local.manifest["on_revert_queue"].queue, null), "revert")
+  queue_names  = toset(concat([local.revert_queue], [for f in values(local.manifest) : f.queue if f.trigger == "sqs"]))
+
+  # A message must stay invisible while its consumer may still be working on it (AWS: 6x timeout).
+  queue_visibility = {
+    for q in local.queue_names : q => max(30, [for name, f in local.functions : 6 * f.timeout if f.trigger == "sqs" && f.queue == q]...)
+  }
+}
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.queue_names
+
+  name                      = "${var.name}-${each.key}-dlq"
+  message_retention_seconds = 1209600 # 14 days: time to look before it is gone
+  sqs_managed_sse_enabled   = true
+  tags                      = local.tags
+}
+
+resource "aws_sqs_queue" "work" {
+  for_each = local.queue_names
+
+  name                       = "${var.name}-${each.key}"
+  visibility_timeout_seconds = local.queue_visibility[each.key]
+  message_retention_seconds  = 345600
+  sqs_managed_sse_enabled    = true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = var.max_receive_count
+  })
+  tags = local.tags
+}
+
+# EventBridge deliveries that failed and asynchronous invocations that failed after retries.
+resource "aws_sqs_queue" "failed_events" {
+  name                      = "${var.name}-failed-events"
+  message_retention_seconds = 1209600
+  sqs_managed_sse_enabled   = true
+  tags                      = local.tags
+}
+
+resource "aws_sqs_queue_policy" "failed_events" {
+  queue_url = aws_sqs_queue.failed_events.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "EventBridgeDeadLetters"
+      Effect    = "Allow"
+      Principal = { Service = "events.amazonaws.com" }
+      Action    = "sqs:SendMessage"
+      Resource  = aws_sqs_queue.failed_events.arn
+      Condition = {
+        ArnLike = {
+          "aws:SourceArn" = [
+            "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}-*",
+            "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${var.name}/${var.name}-*",
+          ]
+        }
+      }
+    }]
+  })
+}
