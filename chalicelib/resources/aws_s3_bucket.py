@@ -3,7 +3,7 @@
 The declared side is the union of this resource and every split ``aws_s3_bucket_*`` resource naming
 the bucket. What counts as *declared* on the bucket resource itself:
 
-- ``tags`` always (``tags_all``, so provider ``default_tags`` are declared too).
+- ``tags`` (``tags_all``, so provider ``default_tags`` are declared too), when the state records them.
 - The legacy inline blocks (``versioning``, ``server_side_encryption_configuration``, ``acl``/``grant``,
   ``policy``, ``logging``, ``lifecycle_rule``) only when no split resource manages that aspect: with
   one, the inline attribute is a computed mirror and comparing it would report the change twice.
@@ -95,8 +95,9 @@ class AwsS3Bucket(ResourcePlugin):
         split = {r.type for r in declared.resources}
         legacy = is_legacy_schema(a)
         m = declared.model
-        m[c.TAGS] = tags_from_state(a)
-        if SPLIT["policy"] not in split:
+        if "tags_all" in a or "tags" in a:  # a partial (errored) state may not record them at all
+            m[c.TAGS] = tags_from_state(a)
+        if SPLIT["policy"] not in split and "policy" in a:
             m[c.POLICY] = c.policy_model(a.get("policy"))
         if SPLIT["versioning"] not in split:
             versioning = c.versioning_from_inline(a.get("versioning"))
