@@ -255,8 +255,8 @@ class AwsLambdaFunction(DataPlugin):
     }
     rules = {"reserved_concurrent_executions": _concurrency, "permissions": _permissions,
              "function_url": _url}
-    read_permissions = ("lambda:GetFunction", "lambda:ListTags", "lambda:GetPolicy",
-                        "lambda:GetFunctionUrlConfig")
+    read_permissions = ("lambda:GetFunction", "lambda:ListTags", "lambda:GetFunctionConcurrency",
+                        "lambda:GetPolicy", "lambda:GetFunctionUrlConfig")
     revert_permissions = (
         "lambda:UpdateFunctionConfiguration",
         "lambda:UpdateFunctionCode",
@@ -313,18 +313,19 @@ class AwsLambdaFunction(DataPlugin):
         where: dict[str, Any] = {"FunctionName": name, **({"Qualifier": qualifier} if qualifier else {})}
         try:
             fn = self.call(ctx, "get_function", **where)
+            # GetFunction omits a reserved concurrency of 0 in some implementations: ask directly
+            conc = None if qualifier else self.call(ctx, "get_function_concurrency", FunctionName=name)
         except Gone:
             return None
-        model = self.config_model(fn) if not qualifier else {}
+        model = {} if qualifier else self.config_model(fn, (conc or {}).get("ReservedConcurrentExecutions"))
         model["permissions"] = self._permissions(ctx, where)
         model["function_url"] = self._url(ctx, where)
         return model
 
     @staticmethod
-    def config_model(fn: Mapping[str, Any]) -> dict[str, Any]:
+    def config_model(fn: Mapping[str, Any], conc: int | None) -> dict[str, Any]:
         cfg = fn.get("Configuration") or {}
         vpc = cfg.get("VpcConfig") or {}
-        conc = (fn.get("Concurrency") or {}).get("ReservedConcurrentExecutions")
         return {
             "timeout": cfg.get("Timeout"),
             "memory_size": cfg.get("MemorySize"),
@@ -358,8 +359,9 @@ class AwsLambdaFunction(DataPlugin):
             url = self.call(ctx, "get_function_url_config", **where)
         except Gone:
             return None
-        return {"authorization_type": url.get("AuthType"), "cors": cors_from_aws(url.get("Cors")),
-                "invoke_mode": url.get("InvokeMode") or "BUFFERED"}
+        return {"authorization_type": str(url.get("AuthType") or "").upper(),
+                "cors": cors_from_aws(url.get("Cors")),
+                "invoke_mode": str(url.get("InvokeMode") or "BUFFERED").upper()}
 
     # --- judgment --------------------------------------------------------------------------------
     def ignore(self, raw: RawChange, declared: Declared, live: Mapping[str, Any]) -> bool:

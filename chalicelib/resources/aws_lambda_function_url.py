@@ -36,8 +36,8 @@ class AwsLambdaFunctionUrl(ResourcePlugin):
     def declare(self, resource: ManagedResource, declared: Declared) -> None:
         attrs = resource.attributes
         declared.model["function_url"] = {
-            "authorization_type": str(attrs.get("authorization_type") or "AWS_IAM"),
+            "authorization_type": str(attrs.get("authorization_type") or "AWS_IAM").upper(),
             "cors": cors_from_state(block(attrs, "cors")),
-            "invoke_mode": str(attrs.get("invoke_mode") or "BUFFERED"),
+            "invoke_mode": str(attrs.get("invoke_mode") or "BUFFERED").upper(),
         }
         mark_sensitive_roots(resource, declared)
