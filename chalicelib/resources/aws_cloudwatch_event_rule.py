@@ -92,7 +92,10 @@ class AwsCloudwatchEventRule(ResourcePlugin):
     service = "events"
     object_kind = "events:rule"
     events = (
-        derived(EVENTS, "PutRule", _NAME, _rule_ids, note="creates or replaces a rule", always_names=True),
+        # PutRule creates or replaces: judged like any change when managed, "created outside
+        # Terraform" (alert) when no state declares the rule
+        derived(EVENTS, "PutRule", _NAME, _rule_ids, EventKind.CREATE, "creates or replaces a rule",
+                always_names=True),
         derived(EVENTS, "EnableRule", _NAME, _rule_ids, always_names=True),
         derived(EVENTS, "DisableRule", _NAME, _rule_ids, always_names=True),
         derived(EVENTS, "DeleteRule", _NAME, _rule_ids, EventKind.DELETE, always_names=True),

@@ -274,3 +274,14 @@ def test_target_without_ids_is_an_error(env: Env) -> None:
     pipeline = env.pipeline(StateBuilder())
     finding = only(pipeline.process_event(ev_event("RemoveTargets", {"rule": "r"})))
     assert finding.status is Status.ERROR and "no resource id" in finding.reason
+
+
+def test_rule_created_by_hand_is_unmanaged_and_alerted(env: Env) -> None:
+    pipeline = env.pipeline(StateBuilder().add("aws_cloudwatch_event_rule", "other",
+                                               rule_state(unique("other"), schedule="rate(1 hour)")))
+    name = unique("by-hand")
+    arn = env.ev.put_rule(Name=name, ScheduleExpression="rate(1 minute)")["RuleArn"]
+    event = ev_event("PutRule", {"name": name, "scheduleExpression": "rate(1 minute)"}, {"ruleArn": arn})
+    finding = only(pipeline.process_event(event))
+    assert finding.status is Status.UNMANAGED and finding.action is Action.ALERT
+    assert "created outside Terraform" in finding.reason
