@@ -125,7 +125,8 @@ def test_corpus_has_the_records_this_coverage_is_about():
     assert len(CASES) >= 70, len(CASES)
     assert {"StopLogging", "DeleteTrail", "PutEventSelectors", "UpdateTrail", "ScheduleKeyDeletion",
             "PutKeyPolicy", "DisableKey", "UpdateAlias", "CreateNetworkAclEntry", "CreateRoute",
-            "ModifyInstanceAttribute", "DisableEbsEncryptionByDefault", "TerminateInstances", "CreateTags"} <= names
+            "ModifyInstanceAttribute", "DisableEbsEncryptionByDefault", "TerminateInstances",
+            "CreateTags"} <= names
 
 
 @pytest.mark.parametrize("fname", FILES)
@@ -177,8 +178,9 @@ def _state_entry(kind: str, oid: str, account: str, region: str) -> tuple[str, d
     if kind == "ec2:ebs-encryption-by-default":
         return "aws_ebs_encryption_by_default", {"id": region, "enabled": True}
     tf_type = {"ec2:instance": "aws_instance", "ec2:volume": "aws_ebs_volume",
-               "ec2:network-acl": "aws_network_acl", "ec2:route-table": "aws_route_table", "ec2:vpc": "aws_vpc",
-               "ec2:subnet": "aws_subnet", "ec2:launch-template": "aws_launch_template"}[kind]
+               "ec2:network-acl": "aws_network_acl", "ec2:route-table": "aws_route_table",
+               "ec2:vpc": "aws_vpc", "ec2:subnet": "aws_subnet",
+               "ec2:launch-template": "aws_launch_template"}[kind]
     resource = {"ec2:instance": "instance", "ec2:volume": "volume", "ec2:network-acl": "network-acl",
                 "ec2:route-table": "route-table", "ec2:vpc": "vpc", "ec2:subnet": "subnet",
                 "ec2:launch-template": "launch-template"}[kind]
