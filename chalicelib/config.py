@@ -43,6 +43,15 @@ class Settings:
     slack_api_url: str = SLACK_DEFAULT_API
     member_role: str | None = None
     state_accounts: tuple[tuple[str, str], ...] = ()
+    queue_url: str | None = None
+    idempotency_table: str | None = None
+    approvers: str | None = None
+    four_eyes: bool = False
+    finding_ttl_hours: float = 72.0
+    revert_cap_per_hour: int = 3
+    group_window_seconds: float = 300.0
+    auto_revert: bool = False
+    slack_min_interval: float = 1.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,7 +71,25 @@ class Settings:
             slack_api_url=api if api.endswith("/") else api + "/",
             member_role=_member_role(env.get("DRIFTWARDEN_MEMBER_ROLE")),
             state_accounts=_pairs("DRIFTWARDEN_STATE_ACCOUNTS", env.get("DRIFTWARDEN_STATE_ACCOUNTS")),
+            queue_url=env.get("DRIFTWARDEN_QUEUE_URL") or None,
+            idempotency_table=env.get("DRIFTWARDEN_IDEMPOTENCY_TABLE") or None,
+            approvers=env.get("DRIFTWARDEN_APPROVERS") or None,
+            four_eyes=_bool(env, "DRIFTWARDEN_FOUR_EYES"),
+            finding_ttl_hours=_float(env, "DRIFTWARDEN_FINDING_TTL_HOURS", 72.0),
+            revert_cap_per_hour=int(_float(env, "DRIFTWARDEN_REVERT_CAP", 3)),
+            group_window_seconds=_float(env, "DRIFTWARDEN_GROUP_WINDOW", 300.0),
+            auto_revert=_bool(env, "DRIFTWARDEN_AUTO_REVERT"),
+            slack_min_interval=_float(env, "DRIFTWARDEN_SLACK_MIN_INTERVAL", 1.0),
         )
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={raw!r} is not a boolean (true/false)")
 
 
 def _member_role(value: str | None) -> str | None:

@@ -2,73 +2,118 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib import wiring
-from chalicelib.errors import SlackError
-from chalicelib.models import Action, Finding, Status
+from chalicelib.models import Finding
 from chalicelib.observability import emit_finding, lambda_entry, logger
 from chalicelib.pipeline import summarize
 from chalicelib.resources.registry import default_registry
 from chalicelib.triggers.cloudtrail import eventbridge_pattern
 
-__all__ = ["CLOUDTRAIL_PATTERN", "on_cloudtrail", "on_schedule", "respond", "slack_actions"]
+__all__ = ["CLOUDTRAIL_PATTERN", "STATE_CHANGE_PATTERN", "on_cloudtrail", "on_decision", "on_schedule",
+           "on_state_change", "on_sweep", "process_event", "respond", "slack_actions"]
 
 log = logging.getLogger(__name__)
 
 CLOUDTRAIL_PATTERN = eventbridge_pattern(default_registry())
-NOTIFY = {Status.DRIFT, Status.DELETED}
+STATE_CHANGE_PATTERN = {"source": ["aws.s3"], "detail-type": ["Object Created"]}
 
 
 def respond(finding: Finding, started: float | None = None) -> dict[str, Any]:
-    """Log, measure, store (before Slack), then alert. Never raises for a Slack failure."""
+    """Log and measure a verdict, then hand it to the workflow (store before Slack, audit)."""
     latency = (time.monotonic() - started) * 1000 if started else None
     emit_finding(finding, latency)
     log.info("finding", extra={"finding_id": finding.id, "status": finding.status.value,
                                "severity": finding.severity.value, "reason": finding.reason,
                                "resource": finding.resource.address if finding.resource else None})
-    should_alert = finding.status in NOTIFY or (finding.status is Status.UNMANAGED and finding.action is Action.ALERT)
-    if not should_alert:
-        return {"id": finding.id, "status": finding.status.value, "notified": False}
-    store = wiring.store()
-    if not store.put(finding):
-        return {"id": finding.id, "status": finding.status.value, "notified": False, "duplicate": True}
-    notifier = wiring.notifier()
-    if notifier is None:
-        log.warning("slack not configured; finding stored only", extra={"finding_id": finding.id})
-        return {"id": finding.id, "status": finding.status.value, "notified": False}
-    try:
-        ref = notifier.post_alert(finding)
-        store.set_slack(finding.id, ref)
-        return {"id": finding.id, "status": finding.status.value, "notified": True}
-    except SlackError as exc:
-        log.error("slack post failed; finding kept for retry", extra={"finding_id": finding.id, "error": str(exc)})
-        return {"id": finding.id, "status": finding.status.value, "notified": False, "error": str(exc)}
+    return wiring.workflow().detected(finding)
+
+
+def process_event(event: dict[str, Any]) -> dict[str, Any]:
+    """One CloudTrail event through the pipeline and the workflow."""
+    started = time.monotonic()
+    findings = wiring.pipeline().process_event(event)
+    results = [respond(f, started) for f in findings]
+    return {"findings": results, "summary": summarize(findings)}
+
+
+@functools.cache
+def _idempotent() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """EventBridge delivers at least once: with DRIFTWARDEN_IDEMPOTENCY_TABLE set, each CloudTrail
+    eventID is processed once (Powertools idempotency, DynamoDB persistence)."""
+    table = wiring.settings().idempotency_table
+    if not table:
+        return lambda event, context: process_event(event)
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_session=wiring.clients().session)
+    config = IdempotencyConfig(event_key_jmespath="detail.eventID || id", expires_after_seconds=86400)
+
+    @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)
+    def once(event: dict[str, Any]) -> dict[str, Any]:
+        return process_event(event)
+
+    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if context is not None:
+            config.register_lambda_context(context)
+        return once(event=event)
+
+    return run
 
 
 @lambda_entry
 def on_cloudtrail(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    started = time.monotonic()
     detail = event.get("detail") if isinstance(event, Mapping) else None
     if isinstance(detail, Mapping):
         logger.set_correlation_id(detail.get("eventID"))
-    findings = wiring.pipeline().process_event(event)
-    results = [respond(f, started) for f in findings]
-    return {"findings": results, "summary": summarize(findings)}
+    return _idempotent()(event, context)
+
+
+@lambda_entry
+def on_decision(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS worker: carry out recorded Approve/Revert decisions (re-read, compare-and-set, verify)."""
+    results = []
+    for record in event.get("Records", []):
+        work = json.loads(record["body"])
+        logger.set_correlation_id(work.get("finding_id"))
+        results.append(wiring.workflow().execute(work["finding_id"], work["action"], work.get("user")))
+    return {"results": results}
 
 
 @lambda_entry
 def on_schedule(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.triggers.scan import scan
 
-    shard = event.get("detail", {}).get("shard", 0) if isinstance(event.get("detail"), Mapping) else 0
-    shards = event.get("detail", {}).get("shards", 1) if isinstance(event.get("detail"), Mapping) else 1
-    findings = scan(wiring.pipeline(), shard=int(shard), shards=int(shards))
+    raw = event.get("detail")
+    detail: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    findings = scan(wiring.pipeline(), shard=int(detail.get("shard", 0)), shards=int(detail.get("shards", 1)))
     results = [respond(f) for f in findings]
-    return {"findings": len(results), "summary": summarize(findings)}
+    return {"findings": len(results), "summary": summarize(findings),
+            "api_calls": wiring.clients().total_calls()}
+
+
+@lambda_entry
+def on_sweep(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Expire undecided findings and retry Slack posts that failed (the outbox)."""
+    return wiring.workflow().sweep(time.time())
+
+
+@lambda_entry
+def on_state_change(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A state object was written: refresh the index (only changed ETags are re-read)."""
+    index = wiring.state_index()
+    index.refresh()
+    return {"states": len(index.docs()), "errors": len(index.errors), "reads": index.reads}
 
 
 def slack_actions(body: bytes | str, headers: Mapping[str, str]) -> tuple[int, Any]:

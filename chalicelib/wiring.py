@@ -7,12 +7,16 @@ Nothing here runs at import: importing app.py never touches AWS or reads the env
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
 
+from chalicelib.actions.approvers import ApproverPolicy, SlackDirectory
 from chalicelib.actions.slack_actions import SlackActions
-from chalicelib.actions.store import DynamoFindingStore, FileFindingStore, FindingStore
+from chalicelib.actions.store import FindingStore, dynamo_store, file_store
+from chalicelib.actions.workflow import Workflow
+from chalicelib.audit import AuditLog, audit_log_from_env
 from chalicelib.aws import ClientFactory
 from chalicelib.config import Settings
 from chalicelib.notify.slack import SlackNotifier, make_web_client
@@ -20,8 +24,8 @@ from chalicelib.pipeline import Pipeline
 from chalicelib.resources.registry import Registry, default_registry
 from chalicelib.state.index import StateIndex
 
-__all__ = ["clients", "notifier", "pipeline", "registry", "reset", "settings", "slack_actions", "state_index",
-           "store"]
+__all__ = ["audit", "clients", "notifier", "pipeline", "registry", "reset", "settings", "slack_actions",
+           "state_index", "store", "workflow"]
 
 
 @functools.cache
@@ -37,6 +41,10 @@ def registry() -> Registry:
 def clients() -> ClientFactory:
     cfg = settings()
     return ClientFactory(default_region=cfg.region, role_template=cfg.member_role)
+
+
+def _table(name: str) -> Any:
+    return clients().session.resource("dynamodb", region_name=settings().region).Table(name)
 
 
 @functools.cache
@@ -55,10 +63,12 @@ def pipeline() -> Pipeline:
 @functools.cache
 def store() -> FindingStore:
     cfg = settings()
-    if cfg.table:
-        table: Any = clients().session.resource("dynamodb", region_name=cfg.region).Table(cfg.table)
-        return DynamoFindingStore(table)
-    return FileFindingStore(cfg.store_dir)
+    return dynamo_store(_table(cfg.table)) if cfg.table else file_store(cfg.store_dir)
+
+
+@functools.cache
+def audit() -> AuditLog:
+    return audit_log_from_env(table_factory=_table)
 
 
 @functools.cache
@@ -66,17 +76,38 @@ def notifier() -> SlackNotifier | None:
     cfg = settings()
     if not cfg.slack_token or not cfg.slack_channel:
         return None
-    return SlackNotifier(make_web_client(cfg.slack_token, cfg.slack_api_url), cfg.slack_channel)
+    return SlackNotifier(make_web_client(cfg.slack_token, cfg.slack_api_url), cfg.slack_channel,
+                         min_interval=cfg.slack_min_interval)
+
+
+@functools.cache
+def workflow() -> Workflow:
+    cfg = settings()
+    return Workflow(store(), pipeline, notifier, audit, auto_revert=cfg.auto_revert,
+                    revert_cap_per_hour=cfg.revert_cap_per_hour, group_window_seconds=cfg.group_window_seconds,
+                    finding_ttl_hours=cfg.finding_ttl_hours)
+
+
+def _directory() -> SlackDirectory | None:
+    n = notifier()
+    return SlackDirectory(n.client) if n else None
+
+
+def _enqueue(message: dict[str, Any]) -> None:
+    queue_url = settings().queue_url
+    assert queue_url
+    clients().client("sqs").send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
 
 
 @functools.cache
 def slack_actions() -> SlackActions:
-    secret = settings().slack_signing_secret
+    cfg = settings()
     # With no secret configured every request fails verification: 401, never "allow all".
-    verifier = SignatureVerifier(secret or "\x00unset")
-    return SlackActions(verifier, store(), pipeline, notifier)
+    verifier = SignatureVerifier(cfg.slack_signing_secret or "\x00unset")
+    return SlackActions(verifier, store(), workflow, notifier, ApproverPolicy.parse(cfg.approvers, cfg.four_eyes),
+                        enqueue=_enqueue if cfg.queue_url else None, directory=_directory)
 
 
 def reset() -> None:
-    for fn in (settings, clients, state_index, pipeline, store, notifier, slack_actions):
+    for fn in (settings, clients, state_index, pipeline, store, audit, notifier, workflow, slack_actions):
         fn.cache_clear()

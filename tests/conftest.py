@@ -47,8 +47,11 @@ def aws_module():
 
 
 @pytest.fixture
-def env(monkeypatch):
-    """Set environment variables for one test and drop cached wiring before and after."""
+def env(monkeypatch, tmp_path):
+    """Set environment variables for one test and drop cached wiring before and after.
+    Local stores (findings, audit trail) go to the test's own directory."""
+    monkeypatch.setenv("DRIFTWARDEN_STORE_DIR", str(tmp_path / "findings"))
+    monkeypatch.setenv("DRIFTWARDEN_AUDIT_FILE", str(tmp_path / "audit.jsonl"))
     wiring.reset()
 
     def set_env(**values: str) -> None:

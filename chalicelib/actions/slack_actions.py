@@ -1,8 +1,10 @@
-"""``/slack/actions``: verify, parse ``block_actions``, record the decision (first wins), act.
+"""``/slack/actions``: verify the signature (5-minute window), parse ``block_actions``, check the
+approver, record the decision with a conditional write (the first click wins), enqueue the work,
+and answer well inside Slack's 3 seconds. The route does no AWS work beyond the decision write and
+the enqueue; the SQS worker re-reads, reverts and updates the message.
 
-Framework-agnostic: takes the raw body and headers, returns (status, body). The Chalice route
-in app.py only translates types. In this version the click acts inline (revert re-reads live
-first and refuses if it moved); queueing, authorization and audit build on ``decide``.
+Framework-agnostic: takes the raw body and headers, returns (status, body). Without a queue
+(``DRIFTWARDEN_QUEUE_URL`` unset: the CLI, a single-process setup) the decision runs inline.
 """
 
 from __future__ import annotations
@@ -16,15 +18,19 @@ from urllib.parse import parse_qs
 
 from slack_sdk.signature import SignatureVerifier
 
+from chalicelib.actions.approvers import ApproverPolicy, SlackDirectory
 from chalicelib.actions.store import FindingStore, utcnow
+from chalicelib.actions.workflow import Workflow
 from chalicelib.errors import SlackError
-from chalicelib.notify.blocks import APPROVE, REVERT, alert_text, outcome_blocks
+from chalicelib.notify.blocks import APPROVE, REVERT
 from chalicelib.notify.slack import SlackNotifier
-from chalicelib.pipeline import Pipeline
 
 __all__ = ["SlackActions"]
 
 log = logging.getLogger(__name__)
+
+_DONE_WORDS = {"expired": "This alert expired before anyone decided; Driftwarden did nothing.",
+               "superseded": "A newer alert for this resource replaced this one; use its buttons."}
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -38,8 +44,11 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 class SlackActions:
     verifier: SignatureVerifier
     store: FindingStore
-    pipeline: Callable[[], Pipeline]
+    workflow: Callable[[], Workflow]
     notifier: Callable[[], SlackNotifier | None]
+    approvers: ApproverPolicy
+    enqueue: Callable[[dict[str, Any]], None] | None = None
+    directory: Callable[[], SlackDirectory | None] = lambda: None
 
     def handle(self, body: bytes | str, headers: Mapping[str, str]) -> tuple[int, Any]:
         raw = body.decode() if isinstance(body, (bytes, bytearray)) else (body or "")
@@ -60,36 +69,35 @@ class SlackActions:
         finding_id = str(action.get("value", ""))
         user = str((payload.get("user") or {}).get("id") or "")
         channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
-        decision: dict[str, str] = {"action": "revert" if action["action_id"] == REVERT else "approve", "user": user,
-                    "at": utcnow()}
+        verb = "revert" if action["action_id"] == REVERT else "approve"
         stored = self.store.get(finding_id)
         if stored is None:
             self._ephemeral(channel, user, f"Driftwarden has no finding {finding_id}.")
             return 200, ""
-        if not self.store.decide(finding_id, decision):
-            current = self.store.get(finding_id)
-            prior = (current.decision if current else None) or {}
-            self._ephemeral(channel, user, f"Already decided: {prior.get('action', 'a decision')} by "
-                                           f"<@{prior.get('user')}> at {prior.get('at')}. Nothing was done.")
+        refusal = self.approvers.refusal(user, stored.finding, self.directory)
+        if refusal:
+            log.info("decision refused", extra={"finding_id": finding_id, "user": user, "why": refusal})
+            self._ephemeral(channel, user, f"{refusal} Nothing was done.")
             return 200, ""
-        finding = stored.finding
-        if decision["action"] == "revert":
-            remediation = self.pipeline().revert(finding)
-            outcome, detail = remediation.status.value, remediation.reason
-            self.store.finish(finding_id, outcome, {"user": user, "calls": [c.to_dict() for c in remediation.calls]})
-            log.info("revert decided", extra={"finding_id": finding_id, "outcome": outcome, "user": user})
+        decision = {"action": verb, "user": user, "at": utcnow()}
+        if not self.store.decide(finding_id, decision):
+            self._ephemeral(channel, user, self._already(finding_id))
+            return 200, ""
+        log.info("decision recorded", extra={"finding_id": finding_id, "user": user, "decision": verb})
+        work = {"finding_id": finding_id, "action": verb, "user": user, "at": decision["at"]}
+        if self.enqueue is not None:
+            self.enqueue(work)
         else:
-            outcome, detail = "approved", "Drift accepted. Codify it in Terraform so the next apply keeps it."
-            self.store.finish(finding_id, outcome, {"user": user})
-        ref = stored.slack or ({"channel": channel, "ts": (payload.get("container") or {}).get("message_ts")})
-        notifier = self.notifier()
-        if notifier and ref.get("channel") and ref.get("ts"):
-            try:
-                notifier.update(ref, outcome_blocks(finding, outcome, user, detail, decision["at"]),
-                                f"{outcome}: {alert_text(finding)}")
-            except SlackError as exc:
-                log.error("could not update slack message", extra={"finding_id": finding_id, "error": str(exc)})
+            self.workflow().execute(finding_id, verb, user)
         return 200, ""
+
+    def _already(self, finding_id: str) -> str:
+        current = self.store.get(finding_id)
+        if current is not None and current.state in _DONE_WORDS:
+            return _DONE_WORDS[current.state]
+        prior = (current.decision if current else None) or {}
+        return (f"Already decided: {prior.get('action', 'a decision')} by <@{prior.get('user')}> at "
+                f"{prior.get('at')}. Nothing was done.")
 
     def _ephemeral(self, channel: str | None, user: str | None, text: str) -> None:
         notifier = self.notifier()

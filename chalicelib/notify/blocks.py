@@ -53,7 +53,7 @@ def alert_text(finding: Finding) -> str:
     return f"{finding.severity.value.upper()} drift on {where}: {finding.reason}"
 
 
-def alert_blocks(finding: Finding, *, with_buttons: bool = True) -> list[dict[str, Any]]:
+def alert_blocks(finding: Finding, *, with_buttons: bool = True, note: str | None = None) -> list[dict[str, Any]]:
     res = finding.resource
     title = f"{_EMOJI[finding.severity.value]} {finding.status.value.replace('_', ' ').title()} · " \
             f"{finding.severity.value} · {res.address or res.id if res else 'unknown resource'}"
@@ -76,6 +76,8 @@ def alert_blocks(finding: Finding, *, with_buttons: bool = True) -> list[dict[st
                          f"  _({change.severity.value}, {change.rule})_")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip("\n".join(lines))}})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(finding.reason, 2000)}]})
+    if note:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _clip(note, 2000)}]})
     if finding.status is Status.DRIFT:
         if finding.revertible:
             plan = "\n".join(f"• {call.summary}" for call in finding.plan)

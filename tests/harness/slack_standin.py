@@ -20,6 +20,8 @@ class SlackStandIn:
         self.calls: list[dict[str, Any]] = []
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.ephemeral: list[dict[str, Any]] = []
+        self.usergroups: dict[str, list[str]] = {}
+        self.emails: dict[str, str] = {}
         self._failures: list[tuple[int, str | None]] = []
         self._ts = 1700000000.000100
         self._lock = threading.Lock()
@@ -44,10 +46,15 @@ class SlackStandIn:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
-                method = self.path.rsplit("/", 1)[-1]
+                path, _, query = self.path.partition("?")
+                raw = raw or query
+                method = path.rsplit("/", 1)[-1]
                 status, headers, body = standin._handle(method, raw, dict(self.headers))
                 self.send_response(status)
                 for k, v in headers.items():
@@ -111,6 +118,16 @@ class SlackStandIn:
             if method == "chat.postEphemeral":
                 self.ephemeral.append(payload)
                 return 200, {}, {"ok": True, "message_ts": f"{time.time():.6f}"}
+            if method == "usergroups.users.list":
+                group = payload.get("usergroup")
+                if group not in self.usergroups:
+                    return 200, {}, {"ok": False, "error": "no_such_subteam"}
+                return 200, {}, {"ok": True, "users": self.usergroups[group]}
+            if method == "users.info":
+                user = payload.get("user")
+                if user not in self.emails:
+                    return 200, {}, {"ok": False, "error": "user_not_found"}
+                return 200, {}, {"ok": True, "user": {"id": user, "profile": {"email": self.emails[user]}}}
             if method == "auth.test":
                 return 200, {}, {"ok": True, "user_id": "UDRIFTWARDEN"}
         return 200, {}, {"ok": False, "error": "unknown_method"}
