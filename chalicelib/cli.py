@@ -148,6 +148,57 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from chalicelib import wiring
+    from chalicelib.audit import run_audit_cli
+
+    return run_audit_cli(wiring.audit(), resource=args.resource, since=args.since, verify=args.verify,
+                         fmt=args.format)
+
+
+def cmd_gate(args: argparse.Namespace) -> int:
+    from chalicelib import wiring
+    from chalicelib.gate import run_gate
+
+    return run_gate(args.plan, wiring.store(), wiring.audit(), allow=args.allow or (), reason=args.reason,
+                    fmt=args.format, ci_identity=args.ci_identity, state=args.state, registry=wiring.registry())
+
+
+def cmd_iam_policy(args: argparse.Namespace) -> int:
+    from chalicelib import wiring
+    from chalicelib.iam_policy import policy_document
+
+    print(json.dumps(policy_document(args.role, wiring.registry()), indent=2))
+    return 0
+
+
+def cmd_redrive(args: argparse.Namespace) -> int:
+    """Re-run CloudTrail events parked in a dead-letter queue, deleting each one only once handled."""
+    from chalicelib import wiring
+    from chalicelib.handlers import process_event
+
+    sqs = wiring.clients().client("sqs")
+    handled = 0
+    while True:
+        msgs = sqs.receive_message(QueueUrl=args.queue, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not msgs:
+            break
+        for msg in msgs:
+            try:
+                event = json.loads(msg["Body"])
+            except json.JSONDecodeError:
+                print(json.dumps({"status": "error", "reason": f"message {msg['MessageId']} is not JSON; left in queue"}))
+                continue
+            result = process_event(event)
+            print(json.dumps(result, default=str))
+            sqs.delete_message(QueueUrl=args.queue, ReceiptHandle=msg["ReceiptHandle"])
+            handled += 1
+        if args.once:
+            break
+    print(f"redrove {handled} event(s)", file=sys.stderr)
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     root = Path(__file__).resolve().parents[1]
     if not (root / "tests" / "harness" / "demo.py").exists():
@@ -179,6 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true")
     g.add_argument("--markdown", action="store_true")
     p.set_defaults(fn=cmd_coverage)
+    p = sub.add_parser("audit", help="print the audit trail; --verify checks its hash chain")
+    p.add_argument("--resource", help="only records about this resource address (or id)")
+    p.add_argument("--since", help="only records at or after this ISO time (or 24h, 7d)")
+    p.add_argument("--verify", action="store_true", help="check the chain; exit 1 if tampered")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(fn=cmd_audit)
+    p = sub.add_parser("gate", help="fail a terraform plan that would overwrite open or uncodified accepted drift")
+    p.add_argument("plan", help="terraform show -json output (- for stdin)")
+    p.add_argument("--allow", action="append", help="finding id to let through (needs --reason; audited)")
+    p.add_argument("--reason", help="why the override is safe")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--ci-identity", help="who runs the gate (default: from CI environment variables)")
+    p.add_argument("--state", help="the state URL this plan was made from")
+    p.set_defaults(fn=cmd_gate)
+    p = sub.add_parser("iam-policy", help="the least-privilege IAM policy generated from the registry")
+    p.add_argument("--role", choices=["detector", "remediator"], required=True)
+    p.set_defaults(fn=cmd_iam_policy)
+    p = sub.add_parser("redrive", help="re-run CloudTrail events from a dead-letter queue")
+    p.add_argument("--queue", required=True, help="the DLQ URL")
+    p.add_argument("--once", action="store_true", help="one receive batch only")
+    p.set_defaults(fn=cmd_redrive)
     p = sub.add_parser("demo", help="end-to-end demo on an embedded AWS and a local Slack stand-in")
     p.set_defaults(fn=cmd_demo)
     return parser

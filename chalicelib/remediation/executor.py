@@ -34,6 +34,8 @@ ATTRIBUTE_DELETES = frozenset({
     "DeleteRolePolicy",
     "DeleteUserPolicy",
     "DeleteRolePermissionsBoundary",
+    "DeleteUserPermissionsBoundary",
+    "DeleteGroupPolicy",
     "DeleteRetentionPolicy",
     "DeleteFunctionConcurrency",
     "DeleteResourcePolicy",
