@@ -218,7 +218,7 @@ class Resources:
             idempotency_table_arns=table(env.get("DRIFTWARDEN_IDEMPOTENCY_TABLE")),
             send_queue_arns=queue_arns if role == "detector" else (),
             consume_queue_arns=queue_arns if role == "remediator" else (),
-            secret_arns=(env["DRIFTWARDEN_SLACK_SECRET_ARN"],) if env.get("DRIFTWARDEN_SLACK_SECRET_ARN") else (),
+            secret_arns=tuple(filter(None, [env.get("DRIFTWARDEN_SLACK_SECRET_ARN")])),
             member_role_arns=(member_role.replace("{account}", "*"),) if member_role else (),
         )
 
@@ -256,7 +256,8 @@ APP_ACTIONS: dict[str, tuple[str, ...]] = {
     "FindingsTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
                       "dynamodb:Scan"),
     "AuditTable": ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"),  # append-only
-    "IdempotencyTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    "IdempotencyTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                         "dynamodb:DeleteItem"),
     "QueueSend": ("sqs:SendMessage",),
     "QueueConsume": ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                      "sqs:GetQueueAttributes"),
@@ -296,7 +297,8 @@ def app_statements(role: str, res: Resources) -> list[dict[str, Any]]:
         arns, condition = resources[sid]
         if not arns:
             continue
-        stmt: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": list(APP_ACTIONS[sid]), "Resource": arns}
+        stmt: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": list(APP_ACTIONS[sid]),
+                                "Resource": arns}
         if condition:
             stmt["Condition"] = condition
         out.append(stmt)

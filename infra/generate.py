@@ -132,9 +132,9 @@ def _is_state_change(pattern: dict[str, Any]) -> bool:
 
 def _entry(handler: str, trigger: str, **values: Any) -> dict[str, Any]:
     """Every entry has every key, so Terraform can read any attribute of any function."""
-    base: dict[str, Any] = {"handler": handler, "trigger": trigger, "bus": None, "scope": None, "patterns": [],
-                            "schedule": None, "queue": None, "batch_size": None, "batching_window": None,
-                            "routes": []}
+    base: dict[str, Any] = {"handler": handler, "trigger": trigger, "bus": None, "scope": None,
+                            "patterns": [], "schedule": None, "queue": None, "batch_size": None,
+                            "batching_window": None, "routes": []}
     base.update(values)
     return base
 
@@ -176,9 +176,9 @@ def functions_manifest(app: Any, limit: int = PATTERN_LIMIT) -> dict[str, dict[s
             out[src.name] = _entry(src.handler_string, "sqs", queue=src.queue, batch_size=src.batch_size,
                                    batching_window=src.maximum_batching_window_in_seconds)
         else:
-            raise GenerateError(f"{src.name}: {type(src).__name__} triggers are not deployed by infra/; use an "
-                                "EventBridge pattern (S3 events arrive as 'Object Created'), a schedule, SQS or a "
-                                "route")
+            raise GenerateError(f"{src.name}: {type(src).__name__} triggers are not deployed by infra/; "
+                                "use an EventBridge pattern (S3 events arrive as 'Object Created'), a "
+                                "schedule, SQS or a route")
     for fn in getattr(app, "pure_lambda_functions", []):
         if fn.name in out:
             raise GenerateError(f"two handlers are named {fn.name!r}")
@@ -251,7 +251,8 @@ def write_files(files: dict[str, str], directory: Path = GENERATED) -> list[str]
 
 def stale_files(files: dict[str, str], directory: Path = GENERATED) -> list[str]:
     """Names of files that differ from, are missing from or are extra in ``directory``."""
-    out = [n for n, text in files.items() if not (directory / n).exists() or (directory / n).read_text() != text]
+    out = [n for n, text in files.items()
+           if not (directory / n).exists() or (directory / n).read_text() != text]
     if directory.is_dir():
         out += [p.name for p in directory.iterdir() if p.is_file() and p.name not in files]
     return sorted(out)

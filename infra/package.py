@@ -73,7 +73,8 @@ def verify_bundle(zip_path: Path, chalice_tf: dict[str, Any], functions: dict[st
                   plugin_modules: Sequence[str]) -> None:
     """The bundle runs what infra/ deploys: every handler's module, every plugin, nothing dev-only,
     within Lambda's size limits; Chalice's own idea of the functions matches functions.json."""
-    chalice_handlers = {f["handler"] for f in chalice_tf.get("resource", {}).get("aws_lambda_function", {}).values()}
+    lambdas = chalice_tf.get("resource", {}).get("aws_lambda_function", {})
+    chalice_handlers = {f["handler"] for f in lambdas.values()}
     ours = {f["handler"] for f in functions.values()}
     if chalice_handlers != ours:
         raise PackageError(f"chalice would deploy handlers {sorted(chalice_handlers)} but infra/generated/"
@@ -108,7 +109,8 @@ def build(out_dir: Path = BUILD, stage: str = "dev", runner: Runner = _run,
     functions = json.loads(files["functions.json"])
     with tempfile.TemporaryDirectory(prefix="driftwarden-package-") as tmp:
         zip_path, chalice_tf = chalice_package(Path(tmp) / "out", stage, runner)
-        verify_bundle(zip_path, chalice_tf, functions, [type(p).__module__.rsplit(".", 1)[-1] for p in registry])
+        plugin_modules = [type(p).__module__.rsplit(".", 1)[-1] for p in registry]
+        verify_bundle(zip_path, chalice_tf, functions, plugin_modules)
         runtimes = {f.get("runtime") for f in chalice_tf["resource"]["aws_lambda_function"].values()}
         if len(runtimes) != 1:
             raise PackageError(f"chalice built for several runtimes: {sorted(map(str, runtimes))}")
@@ -131,8 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (PackageError, generate.GenerateError) as exc:
         print(f"package: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.out / 'deployment.zip'} ({meta['runtime']}, {meta['architecture']}, sha256 {meta['sha256'][:12]}); "
-          f"functions: {', '.join(meta['handlers'])}")
+    print(f"{args.out / 'deployment.zip'} ({meta['runtime']}, {meta['architecture']}, "
+          f"sha256 {meta['sha256'][:12]}); functions: {', '.join(meta['handlers'])}")
     return 0
 
 
