@@ -25,6 +25,7 @@ from tests.harness.tfstate import StateBuilder
 DDB = "dynamodb.amazonaws.com"
 REGION = "us-east-1"
 TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders"
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
 
 
 def table_attributes(**overrides: Any) -> dict[str, Any]:
@@ -37,7 +38,8 @@ def table_attributes(**overrides: Any) -> dict[str, Any]:
         "read_capacity": 0, "replica": [], "restore_date_time": None, "restore_source_name": None,
         "restore_source_table_arn": None, "restore_to_latest_time": None, "server_side_encryption": [],
         "stream_arn": "", "stream_enabled": False, "stream_label": "", "stream_view_type": "",
-        "table_class": "STANDARD", "tags": {"team": "orders"}, "tags_all": {"team": "orders"}, "timeouts": None,
+        "table_class": "STANDARD", "tags": {"team": "orders"}, "tags_all": {"team": "orders"},
+        "timeouts": None,
         "ttl": [{"attribute_name": "", "enabled": False}], "write_capacity": 0,
     }
     attrs.update(overrides)
@@ -109,20 +111,24 @@ def test_switch_to_provisioned_is_medium_and_reverts_to_on_demand(table):
 
 def test_ttl_and_stream_turned_on_are_drift_but_two_table_updates_are_not_reverted(table):
     pipeline, ddb = table
-    ddb.update_time_to_live(TableName="orders", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    ddb.update_time_to_live(TableName="orders", TimeToLiveSpecification={"Enabled": True,
+                                                                         "AttributeName": "exp"})
     ev = event("UpdateTimeToLive", {"tableName": "orders", "timeToLiveSpecification": {
         "enabled": True, "attributeName": "exp"}})
     [finding] = pipeline.process_event(ev)
     assert [(c.path, c.declared, c.live) for c in finding.changes] == [
         ("ttl.attribute_name", "", "exp"), ("ttl.enabled", False, True)]
     [call] = finding.plan
-    assert call.params == {"TableName": "orders", "TimeToLiveSpecification": {"Enabled": False, "AttributeName": "exp"}}
+    assert call.params == {"TableName": "orders", "TimeToLiveSpecification": {"Enabled": False,
+                                                                              "AttributeName": "exp"}}
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
     assert pipeline.process_event(ev)[0].status is Status.IN_SYNC
-    ddb.update_table(TableName="orders", StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})
+    ddb.update_table(TableName="orders", StreamSpecification={"StreamEnabled": True,
+                                                              "StreamViewType": "NEW_IMAGE"})
     [stream] = pipeline.process_event(event("UpdateTable", {"tableName": "orders"}))
     assert [(c.path, c.declared, c.live) for c in stream.changes] == [("stream_enabled", False, True)]
-    assert [c.params for c in stream.plan] == [{"TableName": "orders", "StreamSpecification": {"StreamEnabled": False}}]
+    assert [c.params for c in stream.plan] == [{"TableName": "orders",
+                                                "StreamSpecification": {"StreamEnabled": False}}]
     ddb.update_table(TableName="orders", BillingMode="PROVISIONED",
                      ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
     [both] = pipeline.process_event(event("UpdateTable", {"tableName": "orders"}))
@@ -146,7 +152,8 @@ def test_provisioned_capacity_drift_unless_autoscaled(aws):
     state.put(s3, "tfstate", "prod/tables.tfstate")
     pipeline = make_pipeline(aws, "s3://tfstate/prod/")
     for name in ("fixed", "scaled"):
-        ddb.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 50, "WriteCapacityUnits": 5})
+        ddb.update_table(TableName=name, ProvisionedThroughput={"ReadCapacityUnits": 50,
+                                                                "WriteCapacityUnits": 5})
     [fixed] = pipeline.process_event(event("UpdateTable", {"tableName": "fixed"}))
     assert [(c.path, c.declared, c.live) for c in fixed.changes] == [("read_capacity", 5, 50)]
     assert fixed.plan[0].params["ProvisionedThroughput"] == throughput
@@ -173,8 +180,9 @@ def test_not_drift_item_writes_same_values_and_unmanaged(table):
     ddb.put_item(TableName="orders", Item={"pk": {"S": "1"}})
     [put] = pipeline.process_event(event("PutItem", {"tableName": "orders", "key": {"pk": "1"}}))
     assert put.status is Status.SKIPPED and "does not change declared attributes" in put.reason
-    assert pipeline.process_event(event("UpdateTable", {"tableName": "orders", "deletionProtectionEnabled": True}))[
-        0].status is Status.IN_SYNC
+    [same] = pipeline.process_event(event("UpdateTable", {"tableName": "orders",
+                                                          "deletionProtectionEnabled": True}))
+    assert same.status is Status.IN_SYNC
     create_table(ddb, "scratch")
     [other] = pipeline.process_event(event("UpdateTable", {"tableName": "scratch"}))
     assert other.status is Status.UNMANAGED
@@ -190,7 +198,8 @@ def test_delete_table_is_deleted(table):
 
 # --- Stubber: what moto does not model ------------------------------------------------------------------
 def stub_pipeline(state: StateBuilder) -> tuple[Pipeline, Stubber]:
-    factory = ClientFactory(session_factory=lambda: boto3.session.Session(region_name=REGION), default_region=REGION)
+    factory = ClientFactory(session_factory=lambda: boto3.session.Session(region_name=REGION),
+                            default_region=REGION)
     doc = parse_state("s3://tfstate/prod/orders.tfstate", state.json())
     pipeline = Pipeline(default_registry(), StateIndex.from_docs(default_registry(), [doc]), factory.context)
     stub = Stubber(factory.client("dynamodb", REGION))
@@ -205,7 +214,7 @@ def described(**overrides: Any) -> dict[str, Any]:
              "BillingModeSummary": {"BillingMode": "PAY_PER_REQUEST"},
              "DeletionProtectionEnabled": True,
              "SSEDescription": {"Status": "ENABLED", "SSEType": "KMS",
-                                "KMSMasterKeyArn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"}}
+                                "KMSMasterKeyArn": KEY}}
     table.update(overrides)
     return {"Table": table}
 
@@ -213,7 +222,7 @@ def described(**overrides: Any) -> dict[str, Any]:
 def test_encryption_back_to_aws_owned_key_is_high(aws):
     """Stubber (moto ignores ``SSESpecification`` updates): the table declared KMS encryption with a
     customer key; live has fallen back to the AWS-owned key (no ``SSEDescription``)."""
-    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-2222-3333-4444-555555555555"
+    key = KEY
     state = StateBuilder().add("aws_dynamodb_table", "orders", table_attributes(
         server_side_encryption=[{"enabled": True, "kms_key_arn": key}]))
     pipeline, stub = stub_pipeline(state)
@@ -221,7 +230,8 @@ def test_encryption_back_to_aws_owned_key_is_high(aws):
     del table["Table"]["SSEDescription"]
     stub.add_response("describe_table", table, {"TableName": "orders"})
     stub.add_response("describe_continuous_backups", {"ContinuousBackupsDescription": {
-        "ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "ENABLED"}}},
+        "ContinuousBackupsStatus": "ENABLED",
+        "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "ENABLED"}}},
         {"TableName": "orders"})
     stub.add_response("describe_time_to_live", {"TimeToLiveDescription": {"TimeToLiveStatus": "DISABLED"}},
                       {"TableName": "orders"})

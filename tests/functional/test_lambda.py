@@ -50,10 +50,13 @@ def function_attributes(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]
         "memory_size": cfg["MemorySize"], "package_type": "Zip", "publish": False,
         "qualified_arn": cfg["FunctionArn"] + ":$LATEST", "qualified_invoke_arn": "x",
         "replace_security_groups_on_destroy": None, "replacement_security_group_ids": None,
-        "reserved_concurrent_executions": -1, "role": cfg["Role"], "runtime": cfg["Runtime"], "s3_bucket": None,
+        "reserved_concurrent_executions": -1, "role": cfg["Role"], "runtime": cfg["Runtime"],
+        "s3_bucket": None,
         "s3_key": None, "s3_object_version": None, "signing_job_arn": "", "signing_profile_version_arn": "",
-        "skip_destroy": False, "snap_start": [], "source_code_hash": cfg["CodeSha256"], "source_code_size": 150,
-        "tags": {"team": "orders"}, "tags_all": {"team": "orders"}, "timeout": cfg["Timeout"], "timeouts": None,
+        "skip_destroy": False, "snap_start": [], "source_code_hash": cfg["CodeSha256"],
+        "source_code_size": 150,
+        "tags": {"team": "orders"}, "tags_all": {"team": "orders"}, "timeout": cfg["Timeout"],
+        "timeouts": None,
         "tracing_config": [{"mode": "PassThrough"}], "version": "$LATEST", "vpc_config": [],
     }
     attrs.update(overrides)
@@ -63,8 +66,10 @@ def function_attributes(cfg: dict[str, Any], **overrides: Any) -> dict[str, Any]
 def permission_attributes(statement_id: str, principal: str, source_arn: str | None = None,
                           function_name: str = FN, qualifier: str = "") -> dict[str, Any]:
     return {"action": "lambda:InvokeFunction", "event_source_token": None, "function_name": function_name,
-            "function_url_auth_type": None, "id": statement_id, "principal": principal, "principal_org_id": None,
-            "qualifier": qualifier, "source_account": None, "source_arn": source_arn, "statement_id": statement_id,
+            "function_url_auth_type": None, "id": statement_id, "principal": principal,
+            "principal_org_id": None,
+            "qualifier": qualifier, "source_account": None, "source_arn": source_arn,
+            "statement_id": statement_id,
             "statement_id_prefix": ""}
 
 
@@ -117,7 +122,8 @@ def test_role_swap_is_critical_and_sizing_medium_and_both_revert(fn):
                    "role": (f"arn:aws:iam::{ACCOUNT}:role/orders-api", admin, Severity.CRITICAL)}
     [call] = finding.plan
     assert call.operation == "UpdateFunctionConfiguration"
-    assert call.params == {"FunctionName": FN, "MemorySize": 256, "Role": f"arn:aws:iam::{ACCOUNT}:role/orders-api",
+    assert call.params == {"FunctionName": FN, "MemorySize": 256,
+                           "Role": f"arn:aws:iam::{ACCOUNT}:role/orders-api",
                            "Timeout": 10}
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
     assert lam.get_function_configuration(FunctionName=FN)["Role"].endswith("role/orders-api")
@@ -159,11 +165,13 @@ def test_vpc_attachment_is_drift_and_reverts(fn, aws):
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]["SubnetId"]
     sg = ec2.create_security_group(GroupName="fn", Description="fn", VpcId=vpc)["GroupId"]
-    lam.update_function_configuration(FunctionName=FN, VpcConfig={"SubnetIds": [subnet], "SecurityGroupIds": [sg]})
+    lam.update_function_configuration(FunctionName=FN, VpcConfig={"SubnetIds": [subnet],
+                                                                  "SecurityGroupIds": [sg]})
     ev = config_event(vpcConfig={"subnetIds": [subnet], "securityGroupIds": [sg]})
     [finding] = pipeline.process_event(ev)
     assert [(c.path, c.live, c.severity) for c in finding.changes] == [
-        ("vpc_config.security_group_ids", [sg], Severity.MEDIUM), ("vpc_config.subnet_ids", [subnet], Severity.MEDIUM)]
+        ("vpc_config.security_group_ids", [sg], Severity.MEDIUM), ("vpc_config.subnet_ids", [subnet],
+                                                                   Severity.MEDIUM)]
     [call] = finding.plan
     assert call.params == {"FunctionName": FN, "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}}
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
@@ -223,7 +231,8 @@ def test_backdoor_permission_for_everyone_is_critical_and_removed(fn):
                                            "action": "lambda:InvokeFunction", "principal": "*"})
     [finding] = pipeline.process_event(ev)
     assert [(c.path, c.declared, c.live, c.severity, c.rule) for c in finding.changes] == [
-        ("permissions.backdoor", None, {"action": "lambda:InvokeFunction", "principal": "*"}, Severity.CRITICAL,
+        ("permissions.backdoor", None, {"action": "lambda:InvokeFunction", "principal": "*"},
+         Severity.CRITICAL,
          "lambda-policy-grants-public")]
     assert [(c.operation, c.params) for c in finding.plan] == [
         ("RemovePermission", {"FunctionName": FN, "StatementId": "backdoor"})]
@@ -251,7 +260,8 @@ def test_function_url_made_public_is_critical_and_reverts(fn):
     ev = event("UpdateFunctionUrlConfig20211031", {"functionName": FN, "authType": "NONE"})
     [finding] = pipeline.process_event(ev)
     assert [(c.path, c.declared, c.live, c.severity, c.rule) for c in finding.changes] == [
-        ("function_url.authorization_type", "AWS_IAM", "NONE", Severity.CRITICAL, "lambda-function-url-public")]
+        ("function_url.authorization_type", "AWS_IAM", "NONE", Severity.CRITICAL,
+         "lambda-function-url-public")]
     assert [c.operation for c in finding.plan] == ["UpdateFunctionUrlConfig"]
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
     assert lam.get_function_url_config(FunctionName=FN)["AuthType"] == "AWS_IAM"
@@ -284,7 +294,8 @@ def test_not_drift_same_values_alias_permission_and_publish(fn):
     # an undeclared statement on an alias policy is not the function's: nothing there is managed
     version = lam.publish_version(FunctionName=FN)["Version"]
     lam.create_alias(FunctionName=FN, Name="live", FunctionVersion=version)
-    lam.add_permission(FunctionName=FN, Qualifier="live", StatementId="alias-sns", Action="lambda:InvokeFunction",
+    lam.add_permission(FunctionName=FN, Qualifier="live", StatementId="alias-sns",
+                       Action="lambda:InvokeFunction",
                        Principal="sns.amazonaws.com")
     [alias] = pipeline.process_event(event("AddPermission20150331v2", {
         "functionName": FN, "qualifier": "live", "statementId": "alias-sns"}))

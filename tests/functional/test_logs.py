@@ -48,7 +48,8 @@ def group(aws):
     logs.create_log_group(logGroupName=GROUP, tags={"team": "orders"})
     logs.put_retention_policy(logGroupName=GROUP, retentionInDays=30)
     s3.create_bucket(Bucket="tfstate")
-    StateBuilder().add("aws_cloudwatch_log_group", "api", group_attributes()).put(s3, "tfstate", "prod/logs.tfstate")
+    StateBuilder().add("aws_cloudwatch_log_group", "api", group_attributes()).put(s3, "tfstate",
+                                                                                  "prod/logs.tfstate")
     return make_pipeline(aws, "s3://tfstate/prod/"), logs
 
 
@@ -81,7 +82,8 @@ def test_tags_by_arn_are_low_and_revert(group):
     ev = event("TagResource", {"resourceArn": GROUP_ARN, "tags": {"team": "intruder"}})
     [finding] = pipeline.process_event(ev)
     assert finding.resource.id == GROUP
-    assert [(c.path, c.live, c.severity) for c in finding.changes] == [("tags.team", "intruder", Severity.LOW)]
+    assert [(c.path, c.live, c.severity) for c in finding.changes] == [("tags.team", "intruder",
+                                                                        Severity.LOW)]
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
     assert pipeline.process_event(ev)[0].status is Status.IN_SYNC
 
@@ -92,7 +94,8 @@ def test_log_streams_are_skipped_unmanaged_and_deleted(group):
                                                                 "logStreamName": "2024/05/02/[$LATEST]abc"}))
     assert stream.status is Status.SKIPPED
     logs.create_log_group(logGroupName="/scratch")
-    assert pipeline.process_event(event("CreateLogGroup", {"logGroupName": "/scratch"}))[0].status is Status.UNMANAGED
+    assert pipeline.process_event(event("CreateLogGroup",
+                                        {"logGroupName": "/scratch"}))[0].status is Status.UNMANAGED
     # a prefix match is not the group: /aws/lambda/orders-api-v2 must not stand in for it
     logs.create_log_group(logGroupName=GROUP + "-v2")
     logs.delete_log_group(logGroupName=GROUP)
@@ -102,7 +105,8 @@ def test_log_streams_are_skipped_unmanaged_and_deleted(group):
 
 # --- Stubber: KMS association (moto has none) -------------------------------------------------------------
 def stub_pipeline(state: StateBuilder) -> tuple[Pipeline, Stubber]:
-    factory = ClientFactory(session_factory=lambda: boto3.session.Session(region_name=REGION), default_region=REGION)
+    factory = ClientFactory(session_factory=lambda: boto3.session.Session(region_name=REGION),
+                            default_region=REGION)
     doc = parse_state("s3://tfstate/prod/logs.tfstate", state.json())
     pipeline = Pipeline(default_registry(), StateIndex.from_docs(default_registry(), [doc]), factory.context)
     stub = Stubber(factory.client("logs", REGION))
@@ -144,4 +148,5 @@ def test_undeclared_kms_key_is_high_and_disassociated(aws):
     [finding] = pipeline.process_event(event("AssociateKmsKey", {"logGroupName": GROUP, "kmsKeyId": KEY}))
     assert [(c.path, c.declared, c.live, c.rule) for c in finding.changes] == [
         ("kms_key_id", None, KEY, "logs-encryption-changed")]
-    assert [(c.operation, c.params) for c in finding.plan] == [("DisassociateKmsKey", {"logGroupName": GROUP})]
+    assert [(c.operation, c.params) for c in finding.plan] == [("DisassociateKmsKey",
+                                                                {"logGroupName": GROUP})]

@@ -39,9 +39,11 @@ def db_attributes(inst: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "auto_minor_version_upgrade": inst["AutoMinorVersionUpgrade"], "availability_zone": "us-east-1a",
         "backup_retention_period": inst["BackupRetentionPeriod"], "backup_window": "03:00-03:30",
         "ca_cert_identifier": inst.get("CACertificateIdentifier", ""), "character_set_name": "",
-        "copy_tags_to_snapshot": inst["CopyTagsToSnapshot"], "db_name": None, "db_subnet_group_name": "default",
+        "copy_tags_to_snapshot": inst["CopyTagsToSnapshot"], "db_name": None,
+        "db_subnet_group_name": "default",
         "delete_automated_backups": True, "deletion_protection": inst["DeletionProtection"],
-        "enabled_cloudwatch_logs_exports": [], "endpoint": f"{ident}.abcdefghijkl.{REGION}.rds.amazonaws.com:5432",
+        "enabled_cloudwatch_logs_exports": [],
+        "endpoint": f"{ident}.abcdefghijkl.{REGION}.rds.amazonaws.com:5432",
         "engine": inst["Engine"], "engine_version": inst["EngineVersion"], "final_snapshot_identifier": None,
         "iam_database_authentication_enabled": inst["IAMDatabaseAuthenticationEnabled"],
         "id": inst.get("DbiResourceId", "db-ABCDEFGHIJKLMNOPQRSTUVWXY"), "identifier": ident,
@@ -50,9 +52,11 @@ def db_attributes(inst: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "max_allocated_storage": 0, "monitoring_interval": 0, "multi_az": inst["MultiAZ"],
         "parameter_group_name": inst["DBParameterGroups"][0]["DBParameterGroupName"],
         "password": "REDACTED-BY-CORPUS-COLLECTOR", "performance_insights_enabled": False,
-        "port": 5432, "publicly_accessible": inst.get("PubliclyAccessible", False), "resource_id": inst.get("DbiResourceId"),
+        "port": 5432, "publicly_accessible": inst.get("PubliclyAccessible", False),
+        "resource_id": inst.get("DbiResourceId"),
         "skip_final_snapshot": True, "status": "available", "storage_encrypted": False,
-        "storage_type": inst["StorageType"], "tags": {"team": "data"}, "tags_all": {"team": "data", "env": "prod"},
+        "storage_type": inst["StorageType"], "tags": {"team": "data"},
+        "tags_all": {"team": "data", "env": "prod"},
         "username": "app",
         "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in inst["VpcSecurityGroups"]),
     }
@@ -74,7 +78,8 @@ def db(aws):
     sg_app = ec2.create_security_group(GroupName="db-app", Description="app", VpcId=vpc)["GroupId"]
     sg_other = ec2.create_security_group(GroupName="db-other", Description="other", VpcId=vpc)["GroupId"]
     rds.create_db_instance(DBInstanceIdentifier="orders-db", DBInstanceClass="db.t3.micro", Engine="postgres",
-                           AllocatedStorage=20, MasterUsername="app", MasterUserPassword="not-a-real-password",
+                           AllocatedStorage=20, MasterUsername="app",
+                           MasterUserPassword="not-a-real-password",
                            BackupRetentionPeriod=7, DeletionProtection=True, PubliclyAccessible=False,
                            VpcSecurityGroupIds=[sg_app], Tags=[{"Key": "team", "Value": "data"},
                                                                 {"Key": "env", "Value": "prod"}])
@@ -92,7 +97,8 @@ def _live(rds: Any, ident: str = "orders-db") -> dict[str, Any]:
 
 def test_made_public_without_deletion_protection_is_critical_and_reverts(db):
     pipeline, rds, _ = db
-    rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True, DeletionProtection=False,
+    rds.modify_db_instance(DBInstanceIdentifier="orders-db", PubliclyAccessible=True,
+                           DeletionProtection=False,
                            ApplyImmediately=True)
     event = modify_event("orders-db", publiclyAccessible=True, deletionProtection=False)
     [finding] = pipeline.process_event(event)
@@ -126,7 +132,7 @@ def test_backups_off_is_critical(db):
 
 
 def test_sizing_and_hygiene_changes_are_medium_or_low_and_revert(db):
-    pipeline, rds, sg_other = db
+    pipeline, rds, _ = db
     rds.modify_db_instance(DBInstanceIdentifier="orders-db", DBInstanceClass="db.t3.large", MultiAZ=True,
                            StorageType="gp3", AutoMinorVersionUpgrade=False, CopyTagsToSnapshot=True,
                            EnableIAMDatabaseAuthentication=True, CACertificateIdentifier="rds-ca-rsa4096-g1",
@@ -153,7 +159,8 @@ def test_sizing_and_hygiene_changes_are_medium_or_low_and_revert(db):
 def test_security_group_swap_is_high_and_reverts(db):
     pipeline, rds, sg_other = db
     declared = sorted(g["VpcSecurityGroupId"] for g in _live(rds)["VpcSecurityGroups"])
-    rds.modify_db_instance(DBInstanceIdentifier="orders-db", VpcSecurityGroupIds=[sg_other], ApplyImmediately=True)
+    rds.modify_db_instance(DBInstanceIdentifier="orders-db", VpcSecurityGroupIds=[sg_other],
+                           ApplyImmediately=True)
     [finding] = pipeline.process_event(modify_event("orders-db", vPCSecurityGroupIds=[sg_other]))
     assert [(c.path, c.declared, c.live, c.severity) for c in finding.changes] == [
         ("vpc_security_group_ids", declared, [sg_other], Severity.HIGH)]
@@ -180,12 +187,14 @@ def test_storage_autoscaling_growth_is_not_drift_but_manual_growth_is(aws):
     rds, s3 = aws.client("rds"), aws.client("s3")
     for ident in ("auto-db", "fixed-db"):
         rds.create_db_instance(DBInstanceIdentifier=ident, DBInstanceClass="db.t3.micro", Engine="postgres",
-                               AllocatedStorage=20, MasterUsername="app", MasterUserPassword="not-a-real-password",
+                               AllocatedStorage=20, MasterUsername="app",
+                               MasterUserPassword="not-a-real-password",
                                PubliclyAccessible=False)
     s3.create_bucket(Bucket="tfstate")
     state = StateBuilder()
     untagged = {"tags": {}, "tags_all": {}}
-    state.add("aws_db_instance", "auto", db_attributes(_live(rds, "auto-db"), max_allocated_storage=100, **untagged))
+    state.add("aws_db_instance", "auto", db_attributes(_live(rds, "auto-db"), max_allocated_storage=100,
+                                                       **untagged))
     state.add("aws_db_instance", "fixed", db_attributes(_live(rds, "fixed-db"), **untagged))
     state.put(s3, "tfstate", "prod/db.tfstate")
     pipeline = make_pipeline(aws, "s3://tfstate/prod/")
@@ -218,7 +227,8 @@ def test_mixed_case_identifier_and_unmanaged_instance(db):
     [finding] = pipeline.process_event(modify_event("Orders-DB", publiclyAccessible=True))
     assert finding.status is Status.DRIFT and finding.resource.id == "orders-db"
     rds.create_db_instance(DBInstanceIdentifier="scratch", DBInstanceClass="db.t3.micro", Engine="postgres",
-                           AllocatedStorage=20, MasterUsername="app", MasterUserPassword="not-a-real-password")
+                           AllocatedStorage=20, MasterUsername="app",
+                           MasterUserPassword="not-a-real-password")
     [other] = pipeline.process_event(modify_event("scratch", publiclyAccessible=True))
     assert other.status is Status.UNMANAGED
 
@@ -240,7 +250,8 @@ def test_iac_principal_is_ignored_and_delete_is_deleted(db):
 
 # --- Stubber: what moto does not model ----------------------------------------------------------------
 def stub_pipeline(state: StateBuilder, service: str = "rds") -> tuple[Pipeline, Stubber]:
-    factory = ClientFactory(session_factory=lambda: boto3.session.Session(region_name=REGION), default_region=REGION)
+    factory = ClientFactory(session_factory=lambda: boto3.session.Session(region_name=REGION),
+                            default_region=REGION)
     doc = parse_state("s3://tfstate/prod/data.tfstate", state.json())
     pipeline = Pipeline(default_registry(), StateIndex.from_docs(default_registry(), [doc]), factory.context)
     stub = Stubber(factory.client(service, REGION))
@@ -255,10 +266,12 @@ def described(**overrides: Any) -> dict[str, Any]:
         "DBInstanceStatus": "available", "AllocatedStorage": 20, "BackupRetentionPeriod": 7,
         "DBParameterGroups": [{"DBParameterGroupName": "orders-pg16", "ParameterApplyStatus": "in-sync"}],
         "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-0123456789abcdef0", "Status": "active"}],
-        "PendingModifiedValues": {}, "MultiAZ": False, "EngineVersion": "16.3", "AutoMinorVersionUpgrade": True,
+        "PendingModifiedValues": {}, "MultiAZ": False, "EngineVersion": "16.3",
+        "AutoMinorVersionUpgrade": True,
         "PubliclyAccessible": False, "StorageType": "gp3", "DbiResourceId": "db-ABCDEFGHIJKLMNOPQRSTUVWXY",
         "CACertificateIdentifier": "rds-ca-rsa2048-g1", "CopyTagsToSnapshot": True,
-        "DBInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db", "IAMDatabaseAuthenticationEnabled": False,
+        "DBInstanceArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:db:orders-db",
+        "IAMDatabaseAuthenticationEnabled": False,
         "PerformanceInsightsEnabled": True, "DeletionProtection": True,
         "TagList": [{"Key": "team", "Value": "data"}, {"Key": "env", "Value": "prod"}],
     }
@@ -283,7 +296,8 @@ def test_pending_modification_parameter_group_and_insights_are_drift(aws):
     [finding] = pipeline.process_event(modify_event("orders-db", dBInstanceClass="db.r6g.2xlarge",
                                                     applyImmediately=False))
     assert [(c.path, c.declared, c.live, c.rule) for c in finding.changes] == [
-        ("instance_class", "db.t3.micro", "db.r6g.2xlarge", "aws_db_instance.instance_class (pending-modification)"),
+        ("instance_class", "db.t3.micro", "db.r6g.2xlarge",
+         "aws_db_instance.instance_class (pending-modification)"),
         ("parameter_group_name", "orders-pg16", "default.postgres16", "aws_db_instance.parameter_group_name"),
         ("performance_insights_enabled", True, False, "aws_db_instance.performance_insights_enabled"),
     ]
@@ -292,7 +306,8 @@ def test_pending_modification_parameter_group_and_insights_are_drift(aws):
                            "DBParameterGroupName": "orders-pg16", "EnablePerformanceInsights": True,
                            "ApplyImmediately": False}
     stub.add_response("describe_db_instances", drifted, where)  # compare-and-set re-read
-    stub.add_response("modify_db_instance", {"DBInstance": {"DBInstanceIdentifier": "orders-db"}}, call.params)
+    stub.add_response("modify_db_instance", {"DBInstance": {"DBInstanceIdentifier": "orders-db"}},
+                      call.params)
     stub.add_response("describe_db_instances", described(), where)  # verification
     result = pipeline.revert(finding)
     assert result.status is RemediationStatus.REVERTED, result.reason
@@ -316,7 +331,8 @@ def cluster_attributes(c: dict[str, Any], **overrides: Any) -> dict[str, Any]:
         "allocated_storage": 0, "allow_major_version_upgrade": None, "apply_immediately": None,
         "arn": c["DBClusterArn"], "availability_zones": ["us-east-1a", "us-east-1b", "us-east-1c"],
         "backtrack_window": 0, "backup_retention_period": c["BackupRetentionPeriod"],
-        "cluster_identifier": c["DBClusterIdentifier"], "cluster_identifier_prefix": "", "cluster_members": [],
+        "cluster_identifier": c["DBClusterIdentifier"], "cluster_identifier_prefix": "",
+        "cluster_members": [],
         "cluster_resource_id": c["DbClusterResourceId"], "copy_tags_to_snapshot": c["CopyTagsToSnapshot"],
         "database_name": "", "db_cluster_parameter_group_name": c["DBClusterParameterGroup"],
         "deletion_protection": c["DeletionProtection"], "enabled_cloudwatch_logs_exports": [],
@@ -335,21 +351,26 @@ def cluster_attributes(c: dict[str, Any], **overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def cluster(aws):
     rds, s3 = aws.client("rds"), aws.client("s3")
-    rds.create_db_cluster(DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql", EngineVersion="15.4",
-                          MasterUsername="app", MasterUserPassword="not-a-real-password", DeletionProtection=True,
+    rds.create_db_cluster(DBClusterIdentifier="orders-aurora", Engine="aurora-postgresql",
+                          EngineVersion="15.4",
+                          MasterUsername="app", MasterUserPassword="not-a-real-password",
+                          DeletionProtection=True,
                           BackupRetentionPeriod=14)
     c = rds.describe_db_clusters(DBClusterIdentifier="orders-aurora")["DBClusters"][0]
     s3.create_bucket(Bucket="tfstate")
-    StateBuilder().add("aws_rds_cluster", "orders", cluster_attributes(c)).put(s3, "tfstate", "prod/aurora.tfstate")
+    StateBuilder().add("aws_rds_cluster", "orders", cluster_attributes(c)).put(s3, "tfstate",
+                                                                               "prod/aurora.tfstate")
     return make_pipeline(aws, "s3://tfstate/prod/"), rds
 
 
 def test_cluster_protection_and_backups_cut_are_critical_and_revert(cluster):
     pipeline, rds = cluster
-    rds.modify_db_cluster(DBClusterIdentifier="orders-aurora", DeletionProtection=False, BackupRetentionPeriod=1,
+    rds.modify_db_cluster(DBClusterIdentifier="orders-aurora", DeletionProtection=False,
+                          BackupRetentionPeriod=1,
                           CopyTagsToSnapshot=True, ApplyImmediately=True)
     event = cloudtrail_event("ModifyDBCluster", RDS, {"dBClusterIdentifier": "orders-aurora",
-                                                      "deletionProtection": False, "backupRetentionPeriod": 1})
+                                                      "deletionProtection": False,
+                                                      "backupRetentionPeriod": 1})
     [finding] = pipeline.process_event(event)
     assert [(c.path, c.declared, c.live, c.severity) for c in finding.changes] == [
         ("backup_retention_period", 14, 1, Severity.MEDIUM),
@@ -366,7 +387,8 @@ def test_cluster_engine_prefix_is_not_drift_an_upgrade_is_but_never_reverted(clu
     event = cloudtrail_event("ModifyDBCluster", RDS, {"dBClusterIdentifier": "orders-aurora",
                                                       "engineVersion": "16.1"})
     assert pipeline.process_event(event)[0].status is Status.IN_SYNC  # declared "15" matches live 15.4
-    rds.modify_db_cluster(DBClusterIdentifier="orders-aurora", EngineVersion="16.1", AllowMajorVersionUpgrade=True,
+    rds.modify_db_cluster(DBClusterIdentifier="orders-aurora", EngineVersion="16.1",
+                          AllowMajorVersionUpgrade=True,
                           ApplyImmediately=True)
     [finding] = pipeline.process_event(event)
     assert [(c.path, c.declared, c.live) for c in finding.changes] == [("engine_version", "15", "16.1")]
@@ -378,7 +400,8 @@ def test_cluster_reboot_is_skipped_and_delete_is_deleted(cluster):
     [reboot] = pipeline.process_event(cloudtrail_event("RebootDBCluster", RDS, {
         "dBClusterIdentifier": "orders-aurora"}))
     assert reboot.status is Status.SKIPPED
-    rds.modify_db_cluster(DBClusterIdentifier="orders-aurora", DeletionProtection=False, ApplyImmediately=True)
+    rds.modify_db_cluster(DBClusterIdentifier="orders-aurora", DeletionProtection=False,
+                          ApplyImmediately=True)
     rds.delete_db_cluster(DBClusterIdentifier="orders-aurora", SkipFinalSnapshot=True)
     [deleted] = pipeline.process_event(cloudtrail_event("DeleteDBCluster", RDS, {
         "dBClusterIdentifier": "orders-aurora", "skipFinalSnapshot": True}))
@@ -400,9 +423,11 @@ def test_parameter_value_change_is_drift_and_reverts(aws):
         {"ParameterName": "log_statement", "ParameterValue": "ddl", "ApplyMethod": "immediate"}])
     s3.create_bucket(Bucket="tfstate")
     StateBuilder().add("aws_db_parameter_group", "orders", pg_attributes("orders-pg16", [
-        {"apply_method": "immediate", "name": "log_statement", "value": "ddl"}])).put(s3, "tfstate", "prod/pg.tfstate")
+        {"apply_method": "immediate", "name": "log_statement", "value": "ddl"}])).put(s3, "tfstate",
+                                                                                      "prod/pg.tfstate")
     pipeline = make_pipeline(aws, "s3://tfstate/prod/")
-    event = cloudtrail_event("ModifyDBParameterGroup", RDS, {"dBParameterGroupName": "orders-pg16", "parameters": [
+    event = cloudtrail_event("ModifyDBParameterGroup", RDS, {"dBParameterGroupName": "orders-pg16",
+                                                             "parameters": [
         {"parameterName": "log_statement", "parameterValue": "all", "applyMethod": "immediate"}]})
     assert pipeline.process_event(event)[0].status is Status.IN_SYNC
     rds.modify_db_parameter_group(DBParameterGroupName="orders-pg16", Parameters=[
@@ -421,7 +446,8 @@ def test_undeclared_tls_parameter_is_high_and_reset_to_default(aws):
     state = StateBuilder().add("aws_db_parameter_group", "orders", pg_attributes("orders-pg16", [
         {"apply_method": "immediate", "name": "log_statement", "value": "ddl"}]))
     pipeline, stub = stub_pipeline(state)
-    group = {"DBParameterGroups": [{"DBParameterGroupName": "orders-pg16", "DBParameterGroupFamily": "postgres16",
+    group = {"DBParameterGroups": [{"DBParameterGroupName": "orders-pg16",
+                                    "DBParameterGroupFamily": "postgres16",
                                     "Description": "orders parameters",
                                     "DBParameterGroupArn": f"arn:aws:rds:{REGION}:{ACCOUNT}:pg:orders-pg16"}]}
 

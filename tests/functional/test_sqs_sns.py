@@ -25,10 +25,12 @@ def queue_attributes(url: str, **overrides: Any) -> dict[str, Any]:
     attrs = {
         "arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}", "content_based_deduplication": False,
         "deduplication_scope": "", "delay_seconds": 0, "fifo_queue": False, "fifo_throughput_limit": "",
-        "id": url, "kms_data_key_reuse_period_seconds": 300, "kms_master_key_id": "", "max_message_size": 262144,
+        "id": url, "kms_data_key_reuse_period_seconds": 300, "kms_master_key_id": "",
+        "max_message_size": 262144,
         "message_retention_seconds": 86400, "name": name, "name_prefix": "", "policy": "",
         "receive_wait_time_seconds": 0, "redrive_allow_policy": "", "redrive_policy": "",
-        "sqs_managed_sse_enabled": True, "tags": {"team": "orders"}, "tags_all": {"team": "orders"}, "url": url,
+        "sqs_managed_sse_enabled": True, "tags": {"team": "orders"}, "tags_all": {"team": "orders"},
+        "url": url,
         "visibility_timeout_seconds": 300,
     }
     attrs.update(overrides)
@@ -37,7 +39,8 @@ def queue_attributes(url: str, **overrides: Any) -> dict[str, Any]:
 
 S3_ONLY = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SQS:SendMessage",
-    "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:uploads", "Condition": {"ArnEquals": {"aws:SourceArn": BUCKET_ARN}}}]}
+    "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:uploads",
+    "Condition": {"ArnEquals": {"aws:SourceArn": BUCKET_ARN}}}]}
 
 
 @pytest.fixture
@@ -45,8 +48,10 @@ def queues(aws):
     """``orders`` (no policy, DLQ redrive) and ``uploads`` (policy in an ``aws_sqs_queue_policy``)."""
     sqs, s3 = aws.client("sqs"), aws.client("s3")
     sqs.create_queue(QueueName="orders-dlq")
-    redrive = json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq", "maxReceiveCount": 5})
-    attributes = {"VisibilityTimeout": "300", "MessageRetentionPeriod": "86400", "MaximumMessageSize": "262144"}
+    redrive = json.dumps({"deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq",
+                          "maxReceiveCount": 5})
+    attributes = {"VisibilityTimeout": "300", "MessageRetentionPeriod": "86400",
+                  "MaximumMessageSize": "262144"}
     orders = sqs.create_queue(QueueName="orders", Attributes={**attributes, "RedrivePolicy": redrive},
                               tags={"team": "orders"})["QueueUrl"]
     uploads = sqs.create_queue(QueueName="uploads", Attributes={**attributes, "Policy": json.dumps(S3_ONLY)},
@@ -58,7 +63,8 @@ def queues(aws):
         {"maxReceiveCount": "5", "deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq"})))
     state.add("aws_sqs_queue", "uploads", queue_attributes(uploads))
     # Terraform's jsonencode sorts keys and keeps single values as they were written
-    state.add("aws_sqs_queue_policy", "uploads", {"id": uploads, "policy": json.dumps(S3_ONLY, sort_keys=True),
+    state.add("aws_sqs_queue_policy", "uploads", {"id": uploads,
+                                                  "policy": json.dumps(S3_ONLY, sort_keys=True),
                                                   "queue_url": uploads})
     state.put(s3, "tfstate", "prod/queues.tfstate")
     return make_pipeline(aws, "s3://tfstate/prod/"), sqs, orders, uploads
@@ -78,7 +84,8 @@ def test_public_policy_on_a_queue_without_one_is_critical_and_removed(queues):
     ev = set_attributes_event(orders, {"Policy": policy})
     [finding] = pipeline.process_event(ev)
     assert finding.status is Status.DRIFT and finding.severity is Severity.CRITICAL
-    assert [(c.path, c.declared, c.rule) for c in finding.changes] == [("policy", None, "sqs-policy-grants-public")]
+    assert [(c.path, c.declared, c.rule) for c in finding.changes] == [("policy", None,
+                                                                        "sqs-policy-grants-public")]
     [call] = finding.plan
     assert call.params == {"QueueUrl": orders, "Attributes": {"Policy": ""}}
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
@@ -134,7 +141,8 @@ def test_tags_legacy_url_delete_and_unmanaged_queue(queues):
     [finding] = pipeline.process_event(cloudtrail_event("TagQueue", SQS, {"queueUrl": legacy,
                                                                           "tags": {"team": "intruder"}}))
     assert finding.resource.id == orders
-    assert [(c.path, c.live, c.severity) for c in finding.changes] == [("tags.team", "intruder", Severity.LOW)]
+    assert [(c.path, c.live, c.severity) for c in finding.changes] == [("tags.team", "intruder",
+                                                                        Severity.LOW)]
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
     scratch = sqs.create_queue(QueueName="scratch")["QueueUrl"]
     [created] = pipeline.process_event(cloudtrail_event("CreateQueue", SQS, {"queueName": "scratch"},
@@ -149,7 +157,8 @@ def test_tags_legacy_url_delete_and_unmanaged_queue(queues):
 def default_topic_policy(arn: str) -> dict[str, Any]:
     return {"Version": "2008-10-17", "Id": "__default_policy_ID", "Statement": [{
         "Sid": "__default_statement_ID", "Effect": "Allow", "Principal": {"AWS": "*"},
-        "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission", "SNS:RemovePermission",
+        "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                   "SNS:RemovePermission",
                    "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic", "SNS:Publish"],
         "Resource": arn, "Condition": {"StringEquals": {"AWS:SourceOwner": ACCOUNT}}}]}
 
@@ -160,7 +169,8 @@ def topic_attributes(arn: str, policy: str, **overrides: Any) -> dict[str, Any]:
         "application_failure_feedback_role_arn": "", "application_success_feedback_role_arn": "",
         "application_success_feedback_sample_rate": None, "arn": arn, "content_based_deduplication": False,
         "delivery_policy": "", "display_name": "Order events", "fifo_topic": False, "id": arn,
-        "kms_master_key_id": "alias/aws/sns", "name": arn.rsplit(":", 1)[-1], "name_prefix": "", "owner": ACCOUNT,
+        "kms_master_key_id": "alias/aws/sns", "name": arn.rsplit(":", 1)[-1], "name_prefix": "",
+        "owner": ACCOUNT,
         "policy": policy, "signature_version": 0, "tags": None, "tags_all": {"team": "orders"},
         "tracing_config": "",
     }
@@ -168,9 +178,11 @@ def topic_attributes(arn: str, policy: str, **overrides: Any) -> dict[str, Any]:
     return attrs
 
 
-def subscription_attributes(topic: str, arn: str, protocol: str, endpoint: str, **overrides: Any) -> dict[str, Any]:
+def subscription_attributes(topic: str, arn: str, protocol: str, endpoint: str,
+                            **overrides: Any) -> dict[str, Any]:
     attrs = {"arn": arn, "confirmation_timeout_in_minutes": 1, "confirmation_was_authenticated": True,
-             "delivery_policy": "", "endpoint": endpoint, "endpoint_auto_confirms": False, "filter_policy": "",
+             "delivery_policy": "", "endpoint": endpoint, "endpoint_auto_confirms": False,
+             "filter_policy": "",
              "filter_policy_scope": "", "id": arn, "owner_id": ACCOUNT, "pending_confirmation": False,
              "protocol": protocol, "raw_message_delivery": False, "redrive_policy": "", "replay_policy": "",
              "subscription_role_arn": "", "topic_arn": topic}
@@ -207,7 +219,8 @@ def test_topic_policy_opened_to_everyone_is_critical_and_restored(topic):
     pipeline, sns, arn, _ = topic
     public = default_topic_policy(arn)
     del public["Statement"][0]["Condition"]
-    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(public, indent=2))
+    sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy",
+                             AttributeValue=json.dumps(public, indent=2))
     ev = topic_event("SetTopicAttributes", {"attributeName": "Policy", "topicArn": arn,
                                             "attributeValue": json.dumps(public, indent=2)})
     [finding] = pipeline.process_event(ev)
@@ -223,14 +236,16 @@ def test_reformatted_default_policy_is_in_sync(topic):
     doc = default_topic_policy(arn)
     doc["Statement"][0]["Action"] = list(reversed(doc["Statement"][0]["Action"]))
     sns.set_topic_attributes(TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(doc, indent=2))
-    [finding] = pipeline.process_event(topic_event("SetTopicAttributes", {"attributeName": "Policy", "topicArn": arn}))
+    [finding] = pipeline.process_event(topic_event("SetTopicAttributes", {"attributeName": "Policy",
+                                                                          "topicArn": arn}))
     assert finding.status is Status.IN_SYNC, finding.reason
 
 
 def test_encryption_removed_is_high_and_reverts(topic):
     pipeline, sns, arn, _ = topic
     sns.set_topic_attributes(TopicArn=arn, AttributeName="KmsMasterKeyId", AttributeValue="")
-    ev = topic_event("SetTopicAttributes", {"attributeName": "KmsMasterKeyId", "topicArn": arn, "attributeValue": ""})
+    ev = topic_event("SetTopicAttributes", {"attributeName": "KmsMasterKeyId", "topicArn": arn,
+                                            "attributeValue": ""})
     [finding] = pipeline.process_event(ev)
     assert [(c.path, c.declared, c.live, c.severity) for c in finding.changes] == [
         ("kms_master_key_id", "alias/aws/sns", None, Severity.HIGH)]
@@ -246,7 +261,8 @@ def test_hand_made_email_subscription_on_managed_topic_is_high_drift_never_delet
     [finding] = pipeline.process_event(ev)
     assert finding.status is Status.DRIFT and finding.resource.address == "aws_sns_topic.events"
     assert [(c.path, c.declared, c.live, c.severity, c.rule) for c in finding.changes] == [
-        ("subscriptions.email:exfil@example.net", None, {"protocol": "email", "endpoint": "exfil@example.net"},
+        ("subscriptions.email:exfil@example.net", None, {"protocol": "email",
+                                                         "endpoint": "exfil@example.net"},
          Severity.HIGH, "sns-subscription-added-outside-terraform")]
     assert finding.plan == ()  # removing it would delete a subscription
     assert pipeline.revert(finding).status is RemediationStatus.REFUSED
@@ -255,10 +271,12 @@ def test_hand_made_email_subscription_on_managed_topic_is_high_drift_never_delet
 def test_declared_subscription_removed_is_resubscribed_and_attribute_drift_restored(topic):
     pipeline, sns, arn, queue_arn = topic
     [sub] = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
-    sns.set_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"], AttributeName="RawMessageDelivery",
+    sns.set_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"],
+                                    AttributeName="RawMessageDelivery",
                                     AttributeValue="true")
     ev = topic_event("SetSubscriptionAttributes", {"subscriptionArn": sub["SubscriptionArn"],
-                                                   "attributeName": "RawMessageDelivery", "attributeValue": "true"})
+                                                   "attributeName": "RawMessageDelivery",
+                                                   "attributeValue": "true"})
     [changed] = pipeline.process_event(ev)
     assert [(c.path, c.declared, c.live) for c in changed.changes] == [
         (f"subscriptions.sqs:{queue_arn}.raw_message_delivery", False, True)]
@@ -277,7 +295,7 @@ def test_declared_subscription_removed_is_resubscribed_and_attribute_drift_resto
 
 
 def test_separate_topic_policy_wins_and_unmanaged_topic_subscribe(topic, aws):
-    pipeline, sns, arn, _ = topic
+    pipeline, sns, _, _ = topic
     other = sns.create_topic(Name="scratch")["TopicArn"]
     [unmanaged] = pipeline.process_event(topic_event("Subscribe", {"topicArn": other, "protocol": "email",
                                                                    "endpoint": "a@example.net"}))
@@ -289,7 +307,8 @@ def test_separate_topic_policy_wins_and_unmanaged_topic_subscribe(topic, aws):
     sns.set_topic_attributes(TopicArn=other, AttributeName="Policy", AttributeValue=json.dumps(restricted))
     state = StateBuilder()
     state.add("aws_sns_topic", "scratch", topic_attributes(other, json.dumps(default_topic_policy(other)),
-                                                           kms_master_key_id="", display_name="", tags_all={}))
+                                                           kms_master_key_id="", display_name="",
+                                                           tags_all={}))
     state.add("aws_sns_topic_policy", "scratch", {"arn": other, "id": other, "owner": ACCOUNT,
                                                   "policy": json.dumps(restricted)})
     state.put(s3, "tfstate", "prod/scratch.tfstate")
