@@ -24,6 +24,7 @@ from typing import Any
 
 from chalicelib.resources.registry import Registry
 from chalicelib.state.locations import StateLocation, parse_locations
+from chalicelib.state.source import parse_source_mapping
 
 __all__ = [
     "GLOBAL_PREFIXES",
@@ -179,7 +180,8 @@ class Resources:
 
     partition: str = "aws"
     state: tuple[StateLocation, ...] = ()
-    source: tuple[StateLocation, ...] = ()
+    source: tuple[StateLocation, ...] = ()  # the source prefixes of DRIFTWARDEN_SOURCE (s3:// only)
+    policy: tuple[StateLocation, ...] = ()  # DRIFTWARDEN_POLICY when it is an s3:// object
     findings_table_arns: tuple[str, ...] = ()
     audit_table_arns: tuple[str, ...] = ()
     idempotency_table_arns: tuple[str, ...] = ()
@@ -212,7 +214,10 @@ class Resources:
         return cls(
             partition=partition,
             state=tuple(loc for loc in parse_locations(env.get("DRIFTWARDEN_STATE")) if loc.scheme == "s3"),
-            source=tuple(loc for loc in parse_locations(env.get("DRIFTWARDEN_SOURCE")) if loc.scheme == "s3"),
+            source=tuple(loc for m in parse_source_mapping(env.get("DRIFTWARDEN_SOURCE"))
+                         for loc in parse_locations(m.source) if loc.scheme == "s3"),
+            policy=tuple(loc for loc in parse_locations(env.get("DRIFTWARDEN_POLICY") or "")
+                         if loc.scheme == "s3"),
             findings_table_arns=table(env.get("DRIFTWARDEN_TABLE")),
             audit_table_arns=table(env.get("DRIFTWARDEN_AUDIT_TABLE")),
             idempotency_table_arns=table(env.get("DRIFTWARDEN_IDEMPOTENCY_TABLE")),
@@ -227,22 +232,25 @@ def s3_bucket_arn(partition: str, loc: StateLocation) -> str:
     return f"arn:{partition}:s3:::{loc.bucket}"
 
 
-def s3_object_arns(partition: str, loc: StateLocation) -> list[str]:
-    """The objects a location covers, workspace copies (``env:/<ws>/<key>``) included."""
+def s3_object_arns(partition: str, loc: StateLocation, workspaces: bool = True) -> list[str]:
+    """The objects a location covers; for states, workspace copies (``env:/<ws>/<key>``) too."""
     suffix = "*" if loc.is_prefix else ""
-    return [f"arn:{partition}:s3:::{loc.bucket}/{loc.key}{suffix}",
-            f"arn:{partition}:s3:::{loc.bucket}/env:/*/{loc.key}{suffix}"]
+    out = [f"arn:{partition}:s3:::{loc.bucket}/{loc.key}{suffix}"]
+    if workspaces:
+        out.append(f"arn:{partition}:s3:::{loc.bucket}/env:/*/{loc.key}{suffix}")
+    return out
 
 
-def s3_list_prefixes(locs: Iterable[StateLocation]) -> list[str] | None:
-    """``s3:prefix`` values the state index lists with (its own prefix, then ``env:/``);
+def s3_list_prefixes(locs: Iterable[StateLocation], workspaces: bool = True) -> list[str] | None:
+    """``s3:prefix`` values a location is listed with (its own prefix; for states also ``env:/``);
     ``None`` when a location is a whole bucket (a list without a prefix carries no condition key)."""
     out: set[str] = set()
     for loc in locs:
         if loc.is_prefix and loc.key == "":
             return None
         out.add(f"{loc.key}*" if loc.is_prefix else loc.key)
-        out.add("env:/*")
+        if workspaces:
+            out.add("env:/*")
     return sorted(out)
 
 
@@ -253,9 +261,9 @@ APP_ACTIONS: dict[str, tuple[str, ...]] = {
     "StateRead": ("s3:GetObject",),
     "SourceList": ("s3:ListBucket",),
     "SourceRead": ("s3:GetObject",),
-    "FindingsTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-                      "dynamodb:Scan"),
-    "AuditTable": ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"),  # append-only
+    "PolicyRead": ("s3:GetObject",),
+    "FindingsTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"),
+    "AuditTable": ("dynamodb:PutItem", "dynamodb:Query"),  # append-only: no update, no delete
     "IdempotencyTable": ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
                          "dynamodb:DeleteItem"),
     "QueueSend": ("sqs:SendMessage",),
@@ -273,14 +281,16 @@ def app_statements(role: str, res: Resources) -> list[dict[str, Any]]:
         raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
     p = res.partition
     state_prefixes = s3_list_prefixes(res.state)
-    source_prefixes = s3_list_prefixes(res.source)
+    source_prefixes = s3_list_prefixes(res.source, workspaces=False)
     resources: dict[str, tuple[list[str], dict[str, Any] | None]] = {
         "StateList": (sorted({s3_bucket_arn(p, loc) for loc in res.state}),
                       {"StringLike": {"s3:prefix": state_prefixes}} if state_prefixes else None),
         "StateRead": (sorted({a for loc in res.state for a in s3_object_arns(p, loc)}), None),
         "SourceList": (sorted({s3_bucket_arn(p, loc) for loc in res.source}),
                        {"StringLike": {"s3:prefix": source_prefixes}} if source_prefixes else None),
-        "SourceRead": (sorted({a for loc in res.source for a in s3_object_arns(p, loc)}), None),
+        "SourceRead": (sorted({a for loc in res.source for a in s3_object_arns(p, loc, workspaces=False)}),
+                       None),
+        "PolicyRead": (sorted(f"arn:{p}:s3:::{loc.bucket}/{loc.key}" for loc in res.policy), None),
         "FindingsTable": (sorted(res.findings_table_arns), None),
         "AuditTable": (sorted(res.audit_table_arns), None),
         "IdempotencyTable": (sorted(res.idempotency_table_arns), None),

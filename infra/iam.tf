@@ -36,10 +36,8 @@ locals {
     "arn:${local.partition}:s3:::${s.bucket}/${s.key}${s.key == "" || endswith(s.key, "/") ? "*" : ""}",
     "arn:${local.partition}:s3:::${s.bucket}/env:/*/${s.key}${s.key == "" || endswith(s.key, "/") ? "*" : ""}",
   ]]))
-  source_object_arns = distinct(flatten([for s in local.source : [
-    "arn:${local.partition}:s3:::${s.bucket}/${s.key}${s.key == "" || endswith(s.key, "/") ? "*" : ""}",
-    "arn:${local.partition}:s3:::${s.bucket}/env:/*/${s.key}${s.key == "" || endswith(s.key, "/") ? "*" : ""}",
-  ]]))
+  source_object_arns = distinct([for s in local.source : "arn:${local.partition}:s3:::${s.bucket}/${s.key}*"])
+  policy_object_arns = [for url in local.policy_objects : "arn:${local.partition}:s3:::${trimprefix(url, "s3://")}"]
   state_list_conditions = local.state_whole_bucket ? [] : [{
     test     = "StringLike"
     variable = "s3:prefix"
@@ -48,7 +46,7 @@ locals {
   source_list_conditions = local.source_whole_bucket ? [] : [{
     test     = "StringLike"
     variable = "s3:prefix"
-    values   = distinct(flatten([for s in local.source : [endswith(s.key, "/") ? "${s.key}*" : s.key, "env:/*"]]))
+    values   = distinct([for s in local.source : "${s.key}*"])
   }]
 
   # Member roles: listed accounts, or any account of the organization.
@@ -107,14 +105,21 @@ locals {
       conditions = []
     },
     {
+      sid        = "PolicyRead"
+      actions    = ["s3:GetObject"]
+      resources  = { detector = local.policy_object_arns, remediator = local.policy_object_arns }
+      conditions = []
+    },
+    {
       sid        = "FindingsTable"
-      actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"]
+      actions    = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan"]
       resources  = { detector = [aws_dynamodb_table.findings.arn], remediator = [aws_dynamodb_table.findings.arn] }
       conditions = []
     },
     {
+      # Append-only: records are never updated or deleted.
       sid        = "AuditTable"
-      actions    = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"]
+      actions    = ["dynamodb:PutItem", "dynamodb:Query"]
       resources  = { detector = [aws_dynamodb_table.audit.arn], remediator = [aws_dynamodb_table.audit.arn] }
       conditions = []
     },
@@ -125,10 +130,10 @@ locals {
       conditions = []
     },
     {
-      # The detector side enqueues approved reverts; the worker never sends.
+      # The Slack route (detector role) enqueues decisions; the worker never sends.
       sid        = "QueueSend"
       actions    = ["sqs:SendMessage"]
-      resources  = { detector = [aws_sqs_queue.work[local.revert_queue].arn], remediator = [] }
+      resources  = { detector = [aws_sqs_queue.work[local.decision_queue].arn], remediator = [] }
       conditions = []
     },
     {

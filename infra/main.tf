@@ -27,13 +27,22 @@ locals {
   bundle      = "${local.package_dir}/deployment.zip"
 
   # --- functions: one per handler in app.py ------------------------------------------------------
-  # Whoever runs revert plans holds the remediator role; every other function only reads. Until the
-  # SQS worker (on_revert_queue) exists, the Slack route reverts inline (chalicelib/actions).
-  remediator_functions = contains(keys(local.manifest), "on_revert_queue") ? ["on_revert_queue"] : ["api"]
+  # The decision worker: the SQS handler that carries out Approve/Revert (the only SQS handler, or
+  # on_decision when there are several). The Slack route only records the decision and enqueues it.
+  sqs_functions   = sort([for name, f in local.manifest : name if f.trigger == "sqs"])
+  decision_worker = length(local.sqs_functions) == 1 ? local.sqs_functions[0] : (contains(local.sqs_functions, "on_decision") ? "on_decision" : null)
+  # Whoever runs revert plans holds the remediator role; every other function only reads. With
+  # auto_revert the functions that judge events revert inline (chalicelib/actions/workflow.py).
+  remediator_functions = concat(
+    local.decision_worker == null ? [] : [local.decision_worker],
+    var.auto_revert ? ["on_cloudtrail", "on_schedule"] : [],
+  )
 
   builtin_settings = {
-    api         = { timeout = 30, memory_size = null }  # answers Slack; reverts inline until the worker exists
+    api         = { timeout = 10, memory_size = null }  # Slack wants an answer within 3 s
+    on_decision = { timeout = 120, memory_size = null } # re-read, revert, verify, update Slack
     on_schedule = { timeout = 900, memory_size = 1024 } # judges every managed object of every state
+    on_sweep    = { timeout = 300, memory_size = null } # expiry and the Slack outbox
   }
 
   functions = {
@@ -52,10 +61,14 @@ locals {
     bucket = regex("^s3://([^/]+)/?(.*)$", url)[0]
     key    = regex("^s3://([^/]+)/?(.*)$", url)[1]
   }]
-  source = var.source_location == null ? [] : [{
-    bucket = regex("^s3://([^/]+)/?(.*)$", var.source_location)[0]
-    key    = regex("^s3://([^/]+)/?(.*)$", var.source_location)[1]
+  # Source prefixes: directories (chalicelib/state/source.py adds the trailing "/").
+  source_parts = [for url in distinct(values(var.source_locations)) : regex("^s3://([^/]+)/?(.*)$", url)]
+  source = [for p in local.source_parts : {
+    bucket = p[0]
+    key    = p[1] == "" || endswith(p[1], "/") ? p[1] : "${p[1]}/"
   }]
+  # The drift policy, when it is an S3 object (otherwise a path inside the bundle).
+  policy_objects = startswith(coalesce(var.policy_location, "-"), "s3://") ? [var.policy_location] : []
   state_buckets = distinct([for s in local.state : s.bucket])
 
   # Members: accounts whose roles the functions assume (this one too when it is watched).
@@ -79,16 +92,19 @@ locals {
 
   environment = {
     DRIFTWARDEN_STATE             = join(",", var.state_locations)
-    DRIFTWARDEN_SOURCE            = var.source_location == null ? "" : var.source_location
-    DRIFTWARDEN_POLICY            = var.policy
+    DRIFTWARDEN_SOURCE            = join(",", [for state, source in var.source_locations : "${state}=${source}"])
+    DRIFTWARDEN_POLICY            = var.policy_location == null ? "" : var.policy_location
+    DRIFTWARDEN_STATE_ACCOUNTS    = join(",", [for state, account in var.state_accounts : "${state}=${account}"])
     DRIFTWARDEN_IAC_PRINCIPALS    = join(",", var.iac_principals)
     DRIFTWARDEN_SELF_PRINCIPALS   = join(",", local.self_principals)
     DRIFTWARDEN_TABLE             = aws_dynamodb_table.findings.name
     DRIFTWARDEN_AUDIT_TABLE       = aws_dynamodb_table.audit.name
     DRIFTWARDEN_IDEMPOTENCY_TABLE = aws_dynamodb_table.idempotency.name
-    DRIFTWARDEN_QUEUE_URL         = aws_sqs_queue.work[local.revert_queue].url
+    DRIFTWARDEN_QUEUE_URL         = aws_sqs_queue.work[local.decision_queue].url
     DRIFTWARDEN_APPROVERS         = join(",", var.approvers)
+    DRIFTWARDEN_FOUR_EYES         = var.four_eyes ? "true" : "false"
     DRIFTWARDEN_AUTO_REVERT       = var.auto_revert ? "true" : "false"
+    DRIFTWARDEN_REVERT_CAP        = tostring(var.revert_cap_per_hour)
     DRIFTWARDEN_FINDING_TTL_HOURS = tostring(var.finding_ttl_hours)
     DRIFTWARDEN_SLACK_SECRET_ARN  = var.slack_secret_arn
     SLACK_CHANNEL                 = var.slack_channel

@@ -49,9 +49,9 @@ output "tables" {
   }
 }
 
-output "revert_queue_url" {
-  description = "Queue approved reverts go through (DRIFTWARDEN_QUEUE_URL)."
-  value       = aws_sqs_queue.work[local.revert_queue].url
+output "decision_queue_url" {
+  description = "Queue Approve/Revert decisions go through to the worker (DRIFTWARDEN_QUEUE_URL)."
+  value       = aws_sqs_queue.work[local.decision_queue].url
 }
 
 output "failed_events_queue_url" {

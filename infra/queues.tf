@@ -1,12 +1,12 @@
 # Work queues (with a dead-letter queue each) and one queue for events no function could take.
 #
-# The revert queue always exists: the Slack route (and auto-revert) enqueue approved reverts there
-# (DRIFTWARDEN_QUEUE_URL). Any SQS handler in app.py gets a queue named after the logical name it
-# declares (on_sqs_message(queue="revert") -> "<name>-revert").
+# Every SQS handler in app.py gets the queue it names (on_sqs_message(queue="driftwarden-decisions")
+# -> "<name>-decisions"; with the default name exactly what app.py says). The decision queue, where
+# the Slack route puts Approve/Revert decisions (DRIFTWARDEN_QUEUE_URL), always exists.
 
 locals {
-  revert_queue = coalesce(try(local.manifest["on_revert_queue"].queue, null), "revert")
-  queue_names  = toset(concat([local.revert_queue], [for f in values(local.manifest) : f.queue if f.trigger == "sqs"]))
+  decision_queue = local.decision_worker == null ? "driftwarden-decisions" : local.manifest[local.decision_worker].queue
+  queue_names    = toset(concat([local.decision_queue], [for f in values(local.manifest) : f.queue if f.trigger == "sqs"]))
 
   # A message must stay invisible while its consumer may still be working on it (AWS: 6x timeout).
   queue_visibility = {
@@ -17,7 +17,7 @@ locals {
 resource "aws_sqs_queue" "dlq" {
   for_each = local.queue_names
 
-  name                      = "${var.name}-${each.key}-dlq"
+  name                      = "${var.name}-${trimprefix(each.key, "driftwarden-")}-dlq"
   message_retention_seconds = 1209600 # 14 days: time to look before it is gone
   sqs_managed_sse_enabled   = true
   tags                      = local.tags
@@ -26,7 +26,7 @@ resource "aws_sqs_queue" "dlq" {
 resource "aws_sqs_queue" "work" {
   for_each = local.queue_names
 
-  name                       = "${var.name}-${each.key}"
+  name                       = "${var.name}-${trimprefix(each.key, "driftwarden-")}"
   visibility_timeout_seconds = local.queue_visibility[each.key]
   message_retention_seconds  = 345600
   sqs_managed_sse_enabled    = true

@@ -1,5 +1,6 @@
-# Findings (one item per finding, conditional writes), audit (append-only history) and the
-# Powertools idempotency records. All on demand, encrypted, with point-in-time recovery.
+# Findings (the workflow's store: findings, pointers, counters; conditional writes), audit (an
+# append-only hash chain) and the Powertools idempotency records. All on demand, encrypted, with
+# point-in-time recovery. Key schemas: chalicelib/actions/store.py, chalicelib/audit.py.
 
 resource "aws_dynamodb_table" "findings" {
   name                        = "${var.name}-findings"
@@ -12,9 +13,10 @@ resource "aws_dynamodb_table" "findings" {
     type = "S"
   }
 
-  # Epoch seconds; the store sets it from DRIFTWARDEN_FINDING_TTL_HOURS.
+  # Epoch seconds on short-lived items (hourly revert counters). Findings expire logically
+  # (on_sweep, DRIFTWARDEN_FINDING_TTL_HOURS) and stay for the record.
   ttl {
-    attribute_name = "expires_at"
+    attribute_name = "ttl"
     enabled        = true
   }
 
@@ -29,22 +31,23 @@ resource "aws_dynamodb_table" "findings" {
   tags = local.tags
 }
 
-# Who changed what, who approved or reverted it, and when: kept (no TTL) for auditors.
+# Who changed what, who approved or reverted it, and when: one hash chain per partition ("chain"),
+# records in "seq" order, never overwritten. Kept (no TTL) for auditors.
 resource "aws_dynamodb_table" "audit" {
   name                        = "${var.name}-audit"
   billing_mode                = "PAY_PER_REQUEST"
-  hash_key                    = "id"
-  range_key                   = "at"
+  hash_key                    = "chain"
+  range_key                   = "seq"
   deletion_protection_enabled = var.table_deletion_protection
 
   attribute {
-    name = "id"
+    name = "chain"
     type = "S"
   }
 
   attribute {
-    name = "at"
-    type = "S"
+    name = "seq"
+    type = "N"
   }
 
   point_in_time_recovery {

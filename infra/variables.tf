@@ -154,7 +154,7 @@ variable "schedule_overrides" {
 variable "finding_ttl_hours" {
   description = "Hours a finding (and its Slack buttons) stays actionable before it expires. Becomes DRIFTWARDEN_FINDING_TTL_HOURS."
   type        = number
-  default     = 168
+  default     = 72
 
   validation {
     condition     = var.finding_ttl_hours > 0
@@ -163,30 +163,53 @@ variable "finding_ttl_hours" {
 }
 
 variable "auto_revert" {
-  description = "Let policy revert drift without a click (DRIFTWARDEN_AUTO_REVERT). Reverts still go through the queue and the remediator role."
+  description = "Let the drift policy revert without a click (DRIFTWARDEN_AUTO_REVERT). The functions that judge events (on_cloudtrail, on_schedule) then revert inline, so they get the remediator role too."
   type        = bool
   default     = false
 }
 
-variable "policy" {
-  description = "Driftwarden policy (severity overrides, ignores, auto-revert rules), passed verbatim as DRIFTWARDEN_POLICY."
-  type        = string
-  default     = ""
-}
-
-variable "source_location" {
-  description = "Optional s3://bucket/prefix/ holding the Terraform configuration (.tf), for lifecycle.ignore_changes. Becomes DRIFTWARDEN_SOURCE; read access is granted to it only."
+variable "policy_location" {
+  description = "The drift policy (docs/POLICY.md): an s3://bucket/key object (read access is granted to it) or a path inside the bundle. Becomes DRIFTWARDEN_POLICY. Null: built-in severities, alert on everything."
   type        = string
   default     = null
+}
+
+variable "source_locations" {
+  description = "Where CI syncs the Terraform configuration (.tf) of each state, for lifecycle.ignore_changes: state location => s3://bucket/prefix/ (e.g. {\"s3://tfstate/\" = \"s3://tf-src/\"}). Becomes DRIFTWARDEN_SOURCE (STATE=SOURCE pairs); read access is granted to these prefixes only."
+  type        = map(string)
+  default     = {}
 
   validation {
-    condition     = var.source_location == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", var.source_location))
-    error_message = "source_location must be an s3:// URL."
+    condition     = alltrue([for s in values(var.source_locations) : can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$", s))])
+    error_message = "source_locations values must be s3:// URLs."
   }
 }
 
+variable "state_accounts" {
+  description = "Which account the resources of a state live in, when it is not this one: state location prefix => account ID (e.g. {\"s3://tfstate/prod/\" = \"222222222222\"}). The scan assumes the member roles there. Becomes DRIFTWARDEN_STATE_ACCOUNTS."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for a in values(var.state_accounts) : can(regex("^[0-9]{12}$", a))])
+    error_message = "state_accounts values must be 12-digit account IDs."
+  }
+}
+
+variable "four_eyes" {
+  description = "Require a second approver: the person who made the change may not approve or revert it (DRIFTWARDEN_FOUR_EYES)."
+  type        = bool
+  default     = false
+}
+
+variable "revert_cap_per_hour" {
+  description = "Reverts of one resource per hour before Driftwarden stops and escalates: another automation may be fighting it (DRIFTWARDEN_REVERT_CAP)."
+  type        = number
+  default     = 3
+}
+
 variable "state_kms_key_arns" {
-  description = "KMS keys encrypting the state (and source) objects, if not S3-managed: the functions get kms:Decrypt on them."
+  description = "KMS keys encrypting the state, source or policy objects, if not S3-managed: the functions get kms:Decrypt on them."
   type        = list(string)
   default     = []
 }
@@ -218,7 +241,7 @@ variable "lambda_memory_size" {
 }
 
 variable "function_overrides" {
-  description = "Per-function timeout (s) and memory (MB), by function name (api, on_cloudtrail, on_schedule, ...)."
+  description = "Per-function timeout (s) and memory (MB), by function name (api, on_cloudtrail, on_decision, on_schedule, ...)."
   type = map(object({
     timeout     = optional(number)
     memory_size = optional(number)

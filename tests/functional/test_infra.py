@@ -414,7 +414,7 @@ def test_required_inputs_are_the_ones_the_issue_names():
     required = {n for n, b in central.variables.items() if "default" not in b}
     assert required == {"state_locations", "slack_secret_arn", "slack_channel", "approvers", "iac_principals"}
     for optional in ("member_account_ids", "member_regions", "scan_schedule", "finding_ttl_hours",
-                     "auto_revert", "source_location", "create_trail"):
+                     "auto_revert", "source_locations", "policy_location", "state_accounts", "create_trail"):
         assert "default" in central.variables[optional], optional
 
 
@@ -515,11 +515,20 @@ def test_functions_manifest_wires_future_handlers():
         generate.functions_manifest(bad)
 
 
-def test_remediator_role_follows_the_revert_worker():
-    """Whoever runs revert plans gets the remediator role: the SQS worker once it exists, the Slack
-    route (which reverts inline today) until then."""
-    text = load_module(INFRA).locals["remediator_functions"]
-    assert '"on_revert_queue"' in text and '["api"]' in text
+def test_remediator_role_follows_whoever_reverts():
+    """The decision worker (the SQS handler) runs reverts; with auto_revert the judging functions
+    revert inline too (chalicelib/actions/workflow.py). Nobody else gets the remediator role."""
+    central = load_module(INFRA)
+    functions = json.loads(rendered()["functions.json"])
+    sqs = [n for n, f in functions.items() if f["trigger"] == "sqs"]
+    assert sqs == ["on_decision"], "the worker the Terraform expects (decision_worker)"
+    assert "local.sqs_functions[0]" in central.locals["decision_worker"]
+    remediators = central.locals["remediator_functions"]
+    assert "local.decision_worker" in remediators
+    assert re.search(r'var\.auto_revert \? \["on_cloudtrail", "on_schedule"\] : \[\]', remediators)
+    assert {"on_cloudtrail", "on_schedule"} <= set(functions)
+    assert "DRIFTWARDEN_QUEUE_URL" in central.locals["environment"]
+    assert "local.decision_queue" in central.locals["environment"]["DRIFTWARDEN_QUEUE_URL"]
 
 
 # --- EventBridge pattern splitting ----------------------------------------------------------------------
@@ -687,6 +696,8 @@ def test_policy_document_for_the_cli():
     assert sorted(_actions([detector])) == iam_policy.read_actions(registry)
     env = {
         "DRIFTWARDEN_STATE": "s3://tfstate/prod/,s3://other/env/net.tfstate",
+        "DRIFTWARDEN_SOURCE": "s3://tfstate/prod/=s3://tf-src/prod",
+        "DRIFTWARDEN_POLICY": "s3://tf-src/driftwarden.hcl",
         "DRIFTWARDEN_TABLE": "dw-findings", "DRIFTWARDEN_AUDIT_TABLE": "dw-audit",
         "DRIFTWARDEN_IDEMPOTENCY_TABLE": "dw-idem",
         "DRIFTWARDEN_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/111111111111/dw-revert",
@@ -701,6 +712,9 @@ def test_policy_document_for_the_cli():
         "arn:aws:s3:::tfstate/env:/*/prod/*", "arn:aws:s3:::tfstate/prod/*"]
     assert by_sid["StateList"]["Condition"] == {
         "StringLike": {"s3:prefix": ["env/net.tfstate", "env:/*", "prod/*"]}}
+    assert by_sid["SourceRead"]["Resource"] == ["arn:aws:s3:::tf-src/prod/*"]
+    assert by_sid["SourceList"]["Condition"] == {"StringLike": {"s3:prefix": ["prod/*"]}}
+    assert by_sid["PolicyRead"]["Resource"] == ["arn:aws:s3:::tf-src/driftwarden.hcl"]
     assert by_sid["QueueSend"]["Resource"] == ["arn:aws:sqs:eu-west-1:111111111111:dw-revert"]
     assert "QueueConsume" not in by_sid
     assert by_sid["FindingsTable"]["Resource"] == [
