@@ -18,7 +18,6 @@ hcl2 is imported lazily: importing this module costs nothing until something is 
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import io
@@ -27,7 +26,6 @@ import sys
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +69,7 @@ class HclSyntaxError(DriftwardenError):
 def cache_key() -> str:
     """Identifies the grammar the installed hcl2 would build: its grammar and parser sources, the
     hcl2 and lark versions. A cache with another key is never loaded."""
+    import hcl2
     import hcl2.parser
     import lark
 
@@ -78,15 +77,8 @@ def cache_key() -> str:
     base = Path(hcl2.parser.__file__).parent
     for name in _HCL2_FILES:
         h.update(name.encode() + b"\0" + (base / name).read_bytes() + b"\0")
-    h.update(f"hcl2={_version('python-hcl2')};lark={lark.__version__}".encode())
+    h.update(f"hcl2={hcl2.__version__};lark={lark.__version__}".encode())  # importlib.metadata costs 40 ms
     return h.hexdigest()
-
-
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 _origin: str | None = None
@@ -273,6 +265,8 @@ def string_value(value: Any) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     ap = argparse.ArgumentParser(prog="python -m chalicelib.state.hcl",
                                  description="Build or check the shipped python-hcl2 grammar cache.")
     ap.add_argument("command", choices=["build", "check"])

@@ -373,6 +373,9 @@ def test_unreadable_policy_file() -> None:
     assert errors[0].startswith("/nonexistent/policy.hcl: cannot read policy")
 
 
+ISSUE_RULES = ["ignore-autoscaling-capacity", "payments-team", "auto-revert-public-sg"]
+
+
 def test_lead_example_from_the_issue_is_valid() -> None:
     """The three rules quoted in the issue, written the way the issue writes them."""
     p = policy("""
@@ -390,8 +393,7 @@ def test_lead_example_from_the_issue_is_valid() -> None:
           action = "revert"
         }
     """)  # noqa: E501
-    names = [r.name for r in p.rules]
-    assert names == ["ignore-autoscaling-capacity", "payments-team", "auto-revert-public-sg"]
+    assert [r.name for r in p.rules] == ISSUE_RULES
     d = p.decide(SG, [WORLD_22])
     assert d.action is PolicyAction.REVERT
 
@@ -501,3 +503,15 @@ def test_store_from_s3_by_etag(aws) -> None:  # type: ignore[no-untyped-def]
     assert check_policy_file("s3://cfg/policy.hcl", lambda: s3) == []
     assert "cannot read policy" in check_policy_file("s3://cfg/missing.hcl", lambda: s3)[0]
     assert "S3 client is required" in check_policy_file("s3://cfg/policy.hcl")[0]
+
+
+def test_the_policy_doc_examples_are_the_tested_ones() -> None:
+    """docs/POLICY.md shows the issue's example and the precedence table's policy: both load, and the
+    worked example is exactly the policy test_precedence_table runs."""
+    doc = (ROOT / "docs" / "POLICY.md").read_text()
+    blocks = doc.split("```hcl\n")[1:]
+    first = Policy.load(blocks[0].split("```")[0], "POLICY.md")
+    assert [r.name for r in first.rules] == ISSUE_RULES
+    worked = doc.split("### Worked example")[1].split("```hcl\n")[1].split("```")[0]
+    assert [replace(r, line=0) for r in Policy.load(worked, "POLICY.md").rules] == [
+        replace(r, line=0) for r in PRECEDENCE.rules]
