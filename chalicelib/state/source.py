@@ -321,7 +321,8 @@ def _hcl_items(text: str, file: str) -> Iterable[tuple[str, tuple[str, ...], _De
     try:
         root = parse_body(text, file)
     except HclSyntaxError as exc:
-        raise SourceError(file, exc.line, exc.detail) from None
+        column = f" (column {exc.column})" if exc.column else ""
+        raise SourceError(file, exc.line, f"{exc.detail}{column}") from None
     for block in root.blocks:
         if block.type in ("resource", "data") and len(block.labels) == 2:
             decl, has_ignore = _decl_from_block(block, file)

@@ -532,6 +532,16 @@ def test_mapping_prefixes_workspaces_and_longest_match(tmp_path: Path) -> None:
     assert SourceIndex(lm).root_for(str(local / "app" / "terraform.tfstate")) == str(tmp_path / "src" / "app")
 
 
+def test_relative_local_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI passes state paths as given (often relative); the mapping may be relative too."""
+    write(tmp_path, {"src/main.tf": 'resource "aws_s3_bucket" "b" {}\n', "states/app.tfstate": "{}"})
+    monkeypatch.chdir(tmp_path)
+    index = SourceIndex(parse_source_mapping("states/app.tfstate=./src"))
+    got = index.lookup("states/app.tfstate", "aws_s3_bucket.b")
+    assert got is not None and got.file == str(tmp_path / "src" / "main.tf")
+    assert index.lookup(str(tmp_path / "states" / "app.tfstate"), "aws_s3_bucket.b") == got
+
+
 @pytest.mark.parametrize(("value", "message"), [
     ("s3://tfstate/x.tfstate", "not STATE=SOURCE"),
     ("s3://tfstate/x=gs://src/", "only s3://"),
