@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from chalicelib import wiring
@@ -43,32 +42,24 @@ def process_event(event: dict[str, Any]) -> dict[str, Any]:
     return {"findings": results, "summary": summarize(findings)}
 
 
-@functools.cache
-def _idempotent() -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+def process_once(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """EventBridge delivers at least once: with DRIFTWARDEN_IDEMPOTENCY_TABLE set, each CloudTrail
-    eventID is processed once (Powertools idempotency, DynamoDB persistence)."""
-    table = wiring.settings().idempotency_table
-    if not table:
-        return lambda event, context: process_event(event)
-    from aws_lambda_powertools.utilities.idempotency import (
-        DynamoDBPersistenceLayer,
-        IdempotencyConfig,
-        idempotent_function,
-    )
+    eventID is processed once (Powertools idempotency); a redelivery returns the first response."""
+    idem = wiring.idempotency()
+    if idem is None:
+        return process_event(event)
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_session=wiring.clients().session)
-    config = IdempotencyConfig(event_key_jmespath="detail.eventID || id", expires_after_seconds=86400)
+    persistence, config = idem
+    if context is not None:
+        config.register_lambda_context(context)
 
     @idempotent_function(data_keyword_argument="event", persistence_store=persistence, config=config)
     def once(event: dict[str, Any]) -> dict[str, Any]:
         return process_event(event)
 
-    def run(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if context is not None:
-            config.register_lambda_context(context)
-        return once(event=event)
-
-    return run
+    result: dict[str, Any] = once(event=event)
+    return result
 
 
 @lambda_entry
@@ -76,7 +67,7 @@ def on_cloudtrail(event: dict[str, Any], context: Any) -> dict[str, Any]:
     detail = event.get("detail") if isinstance(event, Mapping) else None
     if isinstance(detail, Mapping):
         logger.set_correlation_id(detail.get("eventID"))
-    return _idempotent()(event, context)
+    return process_once(event, context)
 
 
 @lambda_entry

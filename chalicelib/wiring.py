@@ -88,6 +88,18 @@ def workflow() -> Workflow:
                     finding_ttl_hours=cfg.finding_ttl_hours)
 
 
+@functools.cache
+def idempotency() -> tuple[Any, Any] | None:
+    """Powertools idempotency (DynamoDB persistence) for CloudTrail events, when configured."""
+    table = settings().idempotency_table
+    if not table:
+        return None
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
+
+    persistence = DynamoDBPersistenceLayer(table_name=table, boto3_session=clients().session)
+    return persistence, IdempotencyConfig(event_key_jmespath="detail.eventID || id", expires_after_seconds=86400)
+
+
 def _directory() -> SlackDirectory | None:
     n = notifier()
     return SlackDirectory(n.client) if n else None
@@ -109,5 +121,6 @@ def slack_actions() -> SlackActions:
 
 
 def reset() -> None:
-    for fn in (settings, clients, state_index, pipeline, store, audit, notifier, workflow, slack_actions):
+    for fn in (settings, clients, state_index, pipeline, store, audit, notifier, workflow, slack_actions,
+               idempotency):
         fn.cache_clear()

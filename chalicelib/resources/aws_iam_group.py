@@ -6,9 +6,8 @@ HIGH; extra ones only when the group itself is managed), and ``users`` when an
 ``aws_iam_group_membership`` (exclusive in the provider) manages the group: a user added by hand is
 HIGH, CRITICAL when the group grants admin; a declared user removed is MEDIUM.
 
-Extra inline group policies cannot be reverted today: ``DeleteGroupPolicy`` is not among the
-executor's allowed attribute deletes, so such a finding carries no plan (the other changes of the
-same finding are not reverted half-way either).
+An extra inline group policy is reverted with ``DeleteGroupPolicy`` (an attribute-level delete the
+executor allows): the policy goes, the group stays.
 """
 
 from __future__ import annotations

@@ -18,4 +18,6 @@ def test_demo_alerts_and_reverts():
     assert "HTTP 401" in out.stdout
     assert "*reverted* by <@U0ALICE>" in out.stdout
     assert "Already decided" in out.stdout
+    assert '"outcome": "reverted"' in out.stdout, "the SQS worker did the revert"
+    assert "audit trail intact: 3 record(s)" in out.stdout
     assert "Demo passed" in out.stdout

@@ -910,15 +910,17 @@ def test_declared_group_inline_policy_changed_is_restored(group):
     assert_reverted_then_in_sync(group, finding, "PutGroupPolicy", request)
 
 
-def test_undeclared_group_inline_policy_is_drift_without_a_plan(group):
-    """DeleteGroupPolicy is not an allowed attribute delete in the executor: alert, no revert."""
+def test_undeclared_group_inline_policy_is_reverted_by_deleting_only_that_policy(group):
+    """DeleteGroupPolicy removes an inline policy (an attribute of the group), never the group."""
     group.iam.put_group_policy(GroupName="ops", PolicyName="extra", PolicyDocument=json.dumps(STAR))
     finding = group.replay("PutGroupPolicy", {"groupName": "ops", "policyName": "extra"})
     assert finding.status is Status.DRIFT and finding.severity is Severity.CRITICAL
-    assert finding.plan == ()
+    assert [(c.operation, c.params) for c in finding.plan] == [
+        ("DeleteGroupPolicy", {"GroupName": "ops", "PolicyName": "extra"})]
     result = group.pipeline.revert(finding)
-    assert result.status is RemediationStatus.REFUSED
-    assert "extra" in group.iam.list_group_policies(GroupName="ops")["PolicyNames"]
+    assert result.status is RemediationStatus.REVERTED, result.reason
+    assert "extra" not in group.iam.list_group_policies(GroupName="ops")["PolicyNames"]
+    assert group.iam.get_group(GroupName="ops")["Group"]["GroupName"] == "ops"
 
 
 def test_user_added_to_exclusively_managed_group_is_drift(group):
@@ -1109,8 +1111,8 @@ def test_user_permissions_boundary_removed_is_high_and_restored():
         stub.assert_no_pending_responses()
 
 
-def test_user_boundary_added_where_none_declared_is_not_revertible_today():
-    """Stubber (as above). DeleteUserPermissionsBoundary is not an allowed attribute delete."""
+def test_user_boundary_added_where_none_declared_plans_its_removal():
+    """Stubber (as above). DeleteUserPermissionsBoundary removes only the boundary attribute."""
     state = StateBuilder().add("aws_iam_user", "bob", user_attrs("bob"))
     client = boto3.client("iam", region_name="us-east-1")
     with Stubber(client) as stub:
@@ -1124,7 +1126,8 @@ def test_user_boundary_added_where_none_declared_is_not_revertible_today():
         assert finding.severity is Severity.MEDIUM and [c.rule for c in finding.changes] == [
             "permissions-boundary-added"
         ]
-        assert finding.plan == ()
+        assert [(c.operation, c.params) for c in finding.plan] == [
+            ("DeleteUserPermissionsBoundary", {"UserName": "bob"})]
         stub.assert_no_pending_responses()
 
 

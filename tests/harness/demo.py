@@ -54,9 +54,16 @@ def provision(session: Any) -> dict[str, Any]:
     group = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
     s3.create_bucket(Bucket="acme-tfstate")
     s3.create_bucket(Bucket="acme-web-assets")
-    ddb.create_table(TableName="driftwarden-findings", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    for table in ("driftwarden-findings", "driftwarden-idempotency"):
+        ddb.create_table(TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")
+    ddb.create_table(TableName="driftwarden-audit",
+                     KeySchema=[{"AttributeName": "chain", "KeyType": "HASH"}, {"AttributeName": "seq", "KeyType": "RANGE"}],
+                     AttributeDefinitions=[{"AttributeName": "chain", "AttributeType": "S"},
+                                           {"AttributeName": "seq", "AttributeType": "N"}],
                      BillingMode="PAY_PER_REQUEST")
+    queue = session.client("sqs").create_queue(QueueName="driftwarden-decisions")["QueueUrl"]
     state = StateBuilder(serial=7)
     state.add("aws_vpc", "main", {"id": vpc["VpcId"], "cidr_block": "10.20.0.0/16", "enable_dns_support": True,
                                   "enable_dns_hostnames": True, "tags": {"Name": "main"},
@@ -78,7 +85,8 @@ def provision(session: Any) -> dict[str, Any]:
                                           "arn": "arn:aws:s3:::acme-web-assets", "tags": None,
                                           "tags_all": {"team": "platform"}, "force_destroy": False})
     state.put(s3, "acme-tfstate", "prod/network/terraform.tfstate")
-    return {"group_id": gid, "vpc_id": vpc["VpcId"], "state_url": "s3://acme-tfstate/prod/network/terraform.tfstate"}
+    return {"group_id": gid, "vpc_id": vpc["VpcId"], "queue_url": queue,
+            "state_url": "s3://acme-tfstate/prod/network/terraform.tfstate"}
 
 
 def run() -> int:
@@ -102,6 +110,9 @@ def run() -> int:
             "DRIFTWARDEN_STATE": "s3://acme-tfstate/prod/",
             "DRIFTWARDEN_IAC_PRINCIPALS": "arn:aws:iam::*:role/terraform-*",
             "DRIFTWARDEN_TABLE": "driftwarden-findings",
+            "DRIFTWARDEN_AUDIT_TABLE": "driftwarden-audit",
+            "DRIFTWARDEN_IDEMPOTENCY_TABLE": "driftwarden-idempotency",
+            "DRIFTWARDEN_SELF_PRINCIPALS": "arn:aws:iam::*:role/driftwarden-*",
             "SLACK_BOT_TOKEN": slack.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_CHANNEL": CHANNEL,
             "SLACK_API_URL": slack.url,
             "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
@@ -113,6 +124,7 @@ def run() -> int:
         _say(f"Embedded AWS: moto server on http://{host}:{port}; Slack stand-in on {slack.url}")
         stack = provision(session)
         gid = stack["group_id"]
+        os.environ["DRIFTWARDEN_QUEUE_URL"] = stack["queue_url"]
         _say("Provisioned a VPC, security group and bucket; wrote their Terraform state",
              f"{stack['state_url']}\nlive rules of {gid}:\n{textwrap.indent(_rules(ec2, gid), '  ')}")
 
@@ -151,18 +163,37 @@ def run() -> int:
             forged = client.http.post("/slack/actions", headers=sign("wrong-secret", body), body=body)
             _say("A forged click (wrong signing secret) is refused", f"HTTP {forged.status_code}")
             resp = client.http.post("/slack/actions", headers=sign(SIGNING_SECRET, body), body=body)
-            _say("Alice presses Revert (correctly signed request to /slack/actions)", f"HTTP {resp.status_code}")
+            sqs = session.client("sqs")
+            queued = sqs.receive_message(QueueUrl=stack["queue_url"], MaxNumberOfMessages=10)["Messages"]
+            _say("Alice presses Revert (correctly signed request to /slack/actions)",
+                 f"HTTP {resp.status_code}: decision recorded (conditional write) and queued: {queued[0]['Body']}")
             again = client.http.post("/slack/actions", headers=sign(SIGNING_SECRET, body), body=body)
             reply = slack.ephemeral[-1]["text"] if slack.ephemeral else "-"
-            _say("A second click is refused, nothing else happens",
+            _say("Bob double-clicks: refused, nothing else happens",
                  f"HTTP {again.status_code}; ephemeral reply: {reply}")
+            sqs_event = {"Records": [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"],
+                                      "body": m["Body"], "attributes": {}, "messageAttributes": {},
+                                      "eventSource": "aws:sqs"} for m in queued]}
+            worker = client.lambda_.invoke("on_decision", sqs_event).payload
+            _say("on_decision (SQS worker) re-reads, checks nothing moved, reverts, verifies",
+                 json.dumps(worker["results"], indent=1))
 
         rules = _rules(ec2, gid)
         _say("Live rules now", rules)
         message = slack.messages[(CHANNEL, ts)]
         _say("The Slack message was updated in place", blocks_text(message["blocks"]).split("\n")[-2:][0] + "\n" +
              blocks_text(message["blocks"]).split("\n")[-1])
-        ok = "0.0.0.0/0" not in [line.split()[-1] for line in rules.splitlines() if " 22-22 " in line] and \
+        import io
+
+        from chalicelib import wiring as _wiring
+        from chalicelib.audit import run_audit_cli
+
+        trail, verified = io.StringIO(), io.StringIO()
+        run_audit_cli(_wiring.audit(), out=trail)
+        audit_ok = run_audit_cli(_wiring.audit(), verify=True, out=verified) == 0
+        _say("driftwarden audit: the trail of this drift", trail.getvalue().rstrip())
+        _say("driftwarden audit --verify", verified.getvalue().rstrip())
+        ok = audit_ok and "0.0.0.0/0" not in [line.split()[-1] for line in rules.splitlines() if " 22-22 " in line] and \
             " 22-22 " not in rules and forged.status_code == 401 and message["updates"] == 1
         _say(f"Demo {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
         return 0 if ok else 1
