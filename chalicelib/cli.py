@@ -187,7 +187,8 @@ def cmd_redrive(args: argparse.Namespace) -> int:
             try:
                 event = json.loads(msg["Body"])
             except json.JSONDecodeError:
-                print(json.dumps({"status": "error", "reason": f"message {msg['MessageId']} is not JSON; left in queue"}))
+                reason = f"message {msg['MessageId']} is not JSON; left in the queue"
+                print(json.dumps({"status": "error", "reason": reason}))
                 continue
             result = process_event(event)
             print(json.dumps(result, default=str))

@@ -59,7 +59,8 @@ def provision(session: Any) -> dict[str, Any]:
                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                          BillingMode="PAY_PER_REQUEST")
     ddb.create_table(TableName="driftwarden-audit",
-                     KeySchema=[{"AttributeName": "chain", "KeyType": "HASH"}, {"AttributeName": "seq", "KeyType": "RANGE"}],
+                     KeySchema=[{"AttributeName": "chain", "KeyType": "HASH"},
+                                {"AttributeName": "seq", "KeyType": "RANGE"}],
                      AttributeDefinitions=[{"AttributeName": "chain", "AttributeType": "S"},
                                            {"AttributeName": "seq", "AttributeType": "N"}],
                      BillingMode="PAY_PER_REQUEST")
@@ -193,8 +194,7 @@ def run() -> int:
         audit_ok = run_audit_cli(_wiring.audit(), verify=True, out=verified) == 0
         _say("driftwarden audit: the trail of this drift", trail.getvalue().rstrip())
         _say("driftwarden audit --verify", verified.getvalue().rstrip())
-        ok = audit_ok and "0.0.0.0/0" not in [line.split()[-1] for line in rules.splitlines() if " 22-22 " in line] and \
-            " 22-22 " not in rules and forged.status_code == 401 and message["updates"] == 1
+        ok = audit_ok and " 22-22 " not in rules and forged.status_code == 401 and message["updates"] == 1
         _say(f"Demo {'passed' if ok else 'FAILED'} in {time.monotonic() - started:.1f}s")
         return 0 if ok else 1
     finally:
