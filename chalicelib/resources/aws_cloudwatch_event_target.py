@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chalicelib.drift.diff import RawChange
+from chalicelib.errors import LiveReadError
 from chalicelib.models import ApiCall, Change, Severity
 from chalicelib.resources.app_common import (
     MISSING,
@@ -37,6 +38,7 @@ from chalicelib.resources.registry import register
 # Target blocks this plugin does not model. A removed target declaring one cannot be rebuilt from state.
 UNMODELLED = ("ecs_target", "batch_target", "http_target", "run_command_targets", "redshift_target",
               "sagemaker_pipeline_target", "appsync_target")
+MAX_PAGES = 100  # a rule holds at most 5 targets today; anything longer is a broken paginator
 # model path prefix -> PutTargets field it lives in
 _API_FIELD = {"arn": "Arn", "role_arn": "RoleArn", "input": "Input", "input_path": "InputPath",
               "input_transformer": "InputTransformer", "dead_letter_config": "DeadLetterConfig",
@@ -150,15 +152,20 @@ class AwsCloudwatchEventTarget(ResourcePlugin):
     def read_live(self, ctx: LiveContext, object_id: str) -> dict[str, Any] | None:
         bus, rule, target_id = split_target_key(object_id)
         params: dict[str, Any] = {"Rule": rule, **({"EventBusName": bus} if bus != DEFAULT_BUS else {})}
+        seen: set[str] = set()
         try:
             while True:
                 page = self.call(ctx, "list_targets_by_rule", **params)
                 for t in page.get("Targets") or []:
                     if t.get("Id") == target_id:
                         return {**model_of(t), "_raw": dict(t)}  # _raw: never declared, never compared
-                if not page.get("NextToken"):
+                token = page.get("NextToken")
+                if not token:
                     return {"_absent": True}
-                params["NextToken"] = page["NextToken"]
+                if token in seen or len(seen) >= MAX_PAGES:  # never call a target removed on a guess
+                    raise LiveReadError(f"ListTargetsByRule for {rule} did not finish paginating")
+                seen.add(token)
+                params["NextToken"] = token
         except Gone:
             return None  # the rule itself is gone
 

@@ -188,8 +188,12 @@ class AwsRoute53Record(ResourcePlugin):
         zone, name, rtype, set_id = parsed
         params: dict[str, Any] = {"HostedZoneId": zone, "StartRecordName": name, "StartRecordType": rtype,
                                   "MaxItems": "100"}
+        pages = 0
         try:
             while True:
+                pages += 1
+                if pages > 100:  # one name and type never spans this many pages: a broken paginator
+                    raise LiveReadError(f"ListResourceRecordSets for {object_id} did not finish paginating")
                 page = self.call(ctx, "list_resource_record_sets", **params)
                 for rs in page.get("ResourceRecordSets") or []:
                     if record_name(rs.get("Name")) != name or rs.get("Type") != rtype:
