@@ -2,7 +2,9 @@
 
     .venv/bin/python bench/hcl_cold_start.py [--runs 7] [--write docs/BENCHMARKS.md]
 
-Each run is a new interpreter that imports the parser and parses one real corpus file. Scenarios:
+Each run is a new interpreter that imports the parser and parses one file (a policy example, the
+largest corpus .tf). Exit status 0 when the shipped cache is used and its first parse takes under
+0.5 s of CPU time (wall clock is reported too; it depends on the machine's load). Scenarios:
 
 - ``shipped cache``: hcl2 cannot read or write its own cache (read-only site-packages, as in
   Lambda); chalicelib/state/hcl2_grammar.pickle is used.
@@ -128,24 +130,31 @@ def render(results: dict[tuple[str, str], dict[str, object]], runs: int) -> str:
         lines.append(f"| {name} | {label} | {r['origin']} | " + " | ".join(cell(r[k]) for k in KEYS) + " |")
     verdicts = []
     for label in SAMPLES:
-        shipped = statistics.median(results[("shipped cache", label)]["first_parse"])  # type: ignore[arg-type]
-        none = statistics.median(results[("no cache", label)]["first_parse"])  # type: ignore[arg-type]
+        wall = statistics.median(results[("shipped cache", label)]["first_parse"])  # type: ignore[arg-type]
         cpu = statistics.median(results[("shipped cache", label)]["first_parse_cpu"])  # type: ignore[arg-type]
-        verdicts.append(f"{label}: {shipped:.3f} s ({cpu:.3f} s CPU), "
-                        f"{'meets' if shipped < TARGET_SECONDS else 'MISSES'} the target, "
-                        f"{none / shipped:.0f}x faster than rebuilding the grammar")
+        none = statistics.median(results[("no cache", label)]["first_parse_cpu"])  # type: ignore[arg-type]
+        verdicts.append(f"- {label}: {cpu:.3f} s CPU ({_verdict(cpu)}), {wall:.3f} s wall "
+                        f"({_verdict(wall)}); {none / cpu:.0f}x less CPU than rebuilding the grammar.")
     lines += [
         "",
-        "With the shipped cache, first parse of the " + "; of the ".join(verdicts) + ".",
-        "Load average is the machine's at the end of the run (shared CI machines inflate every row alike).",
-        "In Lambda, site-packages is read-only",
-        "and the python-hcl2 wheel ships no `.lark_cache.bin`, so without",
-        "`chalicelib/state/hcl2_grammar.pickle` every cold start that parses HCL would pay the",
-        "\"no cache\" row. Rebuild the file after upgrading python-hcl2 or lark:",
+        "First parse with the shipped cache, median:",
+        "",
+        *verdicts,
+        "",
+        "The load average is the machine's when the run ended; on a shared machine wall clock is inflated",
+        "by other processes, CPU time is not. In Lambda the function has its CPU share to itself, but that",
+        "share grows with memory (one full vCPU at 1,769 MB): at 512 MB expect roughly 3x the CPU time as",
+        "wall clock. In Lambda, site-packages is read-only and the python-hcl2 wheel ships no",
+        "`.lark_cache.bin`, so without `chalicelib/state/hcl2_grammar.pickle` every cold start that parses",
+        "HCL would pay the \"no cache\" rows. Rebuild the file after upgrading python-hcl2 or lark:",
         "`python -m chalicelib.state.hcl build` (`check` exits 1 when it is stale; a unit test fails too).",
         "",
     ]
     return "\n".join(lines)
+
+
+def _verdict(seconds: float) -> str:
+    return "meets the target" if seconds < TARGET_SECONDS else "MISSES the target"
 
 
 def write_section(path: Path, section: str) -> None:
@@ -168,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if args.write:
         write_section(args.write, section)
-    ok = all(statistics.median(r["first_parse"]) < TARGET_SECONDS and r["origin"] == "shipped"  # type: ignore
+    # exit status: the shipped cache is used and its first parse is under the target in CPU time
+    ok = all(statistics.median(r["first_parse_cpu"]) < TARGET_SECONDS and r["origin"] == "shipped"  # type: ignore
              for (name, _), r in results.items() if name == "shipped cache")
     return 0 if ok else 1
 
