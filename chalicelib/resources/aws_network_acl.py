@@ -28,6 +28,7 @@ from chalicelib.resources.base import (
 from chalicelib.resources.ec2_common import (
     EC2,
     TAG_REVERT_PERMISSIONS,
+    describe_by_filter,
     executor_allows,
     live_tags,
     tag_calls,
@@ -170,15 +171,22 @@ class AwsNetworkAcl(ResourcePlugin):
             acls = self.call(ctx, "describe_network_acls", NetworkAclIds=[object_id])["NetworkAcls"]
         except Gone:
             return None
-        if not acls:
-            return None
+        return self.live_model(acls[0]) if acls else None
+
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        found = describe_by_filter(self, ctx, "describe_network_acls", "network-acl-id", "NetworkAcls",
+                                   "NetworkAclId", object_ids)
+        return {oid: self.live_model(found[oid]) if oid in found else None for oid in object_ids}
+
+    @staticmethod
+    def live_model(acl: Mapping[str, Any]) -> dict[str, Any]:
         model: dict[str, Any] = {"ingress": {}, "egress": {}}
-        for e in acls[0].get("Entries") or []:
+        for e in acl.get("Entries") or []:
             if int(e.get("RuleNumber", 0)) in DEFAULT_RULES:
                 continue  # AWS's catch-all deny: not declared, not drift
             item = api_entry(e)
             model["egress" if e.get("Egress") else "ingress"][item["rule_no"]] = item
-        model["tags"] = live_tags(acls[0].get("Tags"))
+        model["tags"] = live_tags(acl.get("Tags"))
         return model
 
     def diff(self, declared: Declared, live: Mapping[str, Any]) -> list[Change]:

@@ -27,6 +27,7 @@ from chalicelib.resources.base import (
 from chalicelib.resources.ec2_common import (
     EC2,
     TAG_REVERT_PERMISSIONS,
+    describe_by_filter,
     executor_allows,
     live_tags,
     tag_calls,
@@ -158,14 +159,21 @@ class AwsRouteTable(ResourcePlugin):
             tables = self.call(ctx, "describe_route_tables", RouteTableIds=[object_id])["RouteTables"]
         except Gone:
             return None
-        if not tables:
-            return None
+        return self.live_model(tables[0]) if tables else None
+
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        found = describe_by_filter(self, ctx, "describe_route_tables", "route-table-id", "RouteTables",
+                                   "RouteTableId", object_ids)
+        return {oid: self.live_model(found[oid]) if oid in found else None for oid in object_ids}
+
+    @staticmethod
+    def live_model(table: Mapping[str, Any]) -> dict[str, Any]:
         routes: dict[str, Route] = {}
-        for r in tables[0].get("Routes") or []:
+        for r in table.get("Routes") or []:
             item = api_route(r)
             if item is not None:
                 routes[route_key(item)] = item
-        return {"route": routes, "tags": live_tags(tables[0].get("Tags"))}
+        return {"route": routes, "tags": live_tags(table.get("Tags"))}
 
     def diff(self, declared: Declared, live: Mapping[str, Any]) -> list[Change]:
         out: list[Change] = []

@@ -26,6 +26,7 @@ from chalicelib.resources.ec2_common import (
     EC2,
     TAG_REVERT_PERMISSIONS,
     as_bool,
+    describe_by_filter,
     live_tags,
     tag_calls,
     tag_events,
@@ -77,9 +78,15 @@ class AwsSubnet(ResourcePlugin):
             subnets = self.call(ctx, "describe_subnets", SubnetIds=[object_id])["Subnets"]
         except Gone:
             return None
-        if not subnets:
-            return None
-        s = subnets[0]
+        return self.live_model(subnets[0]) if subnets else None
+
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        found = describe_by_filter(self, ctx, "describe_subnets", "subnet-id", "Subnets", "SubnetId",
+                                   object_ids)
+        return {oid: self.live_model(found[oid]) if oid in found else None for oid in object_ids}
+
+    @staticmethod
+    def live_model(s: Mapping[str, Any]) -> dict[str, Any]:
         dns = s.get("PrivateDnsNameOptionsOnLaunch") or {}
         return {
             "map_public_ip_on_launch": as_bool(s.get("MapPublicIpOnLaunch")),

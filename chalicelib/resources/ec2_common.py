@@ -14,7 +14,7 @@ from typing import Any
 from chalicelib.drift.normalize import tags_from_aws
 from chalicelib.models import ApiCall, Change, Severity
 from chalicelib.remediation import executor
-from chalicelib.resources.base import Declared, EventSpec
+from chalicelib.resources.base import Declared, EventSpec, LiveContext, ResourcePlugin
 
 __all__ = [
     "EC2",
@@ -25,6 +25,7 @@ __all__ = [
     "changed_paths",
     "declared_metadata",
     "decode_set",
+    "describe_by_filter",
     "executor_allows",
     "live_metadata",
     "live_tags",
@@ -81,6 +82,27 @@ def tag_changes(want: Mapping[str, str], have: Mapping[str, str]) -> list[Change
     """One LOW change per tag key that differs (for owners with a custom ``diff``)."""
     return [Change(f"tags.{k}", want.get(k), have.get(k), Severity.LOW, "tags-changed")
             for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+
+
+def describe_by_filter(plugin: ResourcePlugin, ctx: LiveContext, operation: str, filter_name: str,
+                       result_key: str, id_key: str, object_ids: list[str]) -> dict[str, Mapping[str, Any]]:
+    """Batched read for the scan: one paginated ``Describe*`` per 200 ids. An id filter (unlike an id
+    list) tolerates ids that no longer exist: they are simply absent from the answer."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for start in range(0, len(object_ids), 200):
+        chunk = object_ids[start:start + 200]
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"Filters": [{"Name": filter_name, "Values": chunk}]}
+            if token:
+                kwargs["NextToken"] = token
+            answer = plugin.call(ctx, operation, **kwargs)
+            for item in answer.get(result_key) or []:
+                found[str(item[id_key])] = item
+            token = answer.get("NextToken")
+            if not token:
+                break
+    return found
 
 
 def executor_allows(operation: str) -> bool:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.stub import Stubber
 
 from chalicelib.models import RemediationStatus, Severity, Status
 from chalicelib.pipeline import Pipeline
@@ -715,6 +716,50 @@ def test_ebs_encryption_by_default_is_judged_for_the_events_region_only(net):
     [elsewhere] = pipeline.process_event(event("DisableEbsEncryptionByDefault", None, None,
                                                region="eu-west-1"))
     assert elsewhere.status is Status.IN_SYNC and not elsewhere.changes
+
+
+# --- batched reads (the scheduled scan) --------------------------------------------------------------
+def test_batched_reads_match_single_reads_and_tolerate_missing_ids(net):
+    rt, _ = route_table(net)
+    ctx = make_pipeline(net.session, f"s3://{BUCKET}/none/").contexts(ACCOUNT, REGION)
+    registry = default_registry()
+    for tf_type, present, missing in (("aws_route_table", rt, "rtb-0000000000000000f"),
+                                      ("aws_subnet", net.subnet, "subnet-0000000000000000f")):
+        plugin = registry.get(tf_type)
+        many = plugin.read_live_many(ctx, [present, missing])
+        assert many == {present: plugin.read_live(ctx, present), missing: None}, tf_type
+        assert many[present], tf_type
+
+
+def test_batched_acl_read_uses_one_filtered_call(net):
+    """Stubber: moto has no ``network-acl-id`` filter (AWS documents it). The answer is AWS-shaped."""
+    acl, missing = "acl-0a1b2c3d4e5f60718", "acl-0000000000000000f"
+    client = net.session.client("ec2", region_name=REGION)
+    stub = Stubber(client)
+    stub.add_response("describe_network_acls", {"NetworkAcls": [{
+        "NetworkAclId": acl, "VpcId": net.vpc, "IsDefault": False, "OwnerId": ACCOUNT, "Associations": [],
+        "Tags": [{"Key": "Name", "Value": "private"}],
+        "Entries": [
+            {"RuleNumber": 100, "Protocol": "6", "RuleAction": "allow", "Egress": False,
+             "CidrBlock": "10.0.0.0/8", "PortRange": {"From": 443, "To": 443}},
+            {"RuleNumber": 32767, "Protocol": "-1", "RuleAction": "deny", "Egress": False,
+             "CidrBlock": "0.0.0.0/0"},
+            {"RuleNumber": 32767, "Protocol": "-1", "RuleAction": "deny", "Egress": True,
+             "CidrBlock": "0.0.0.0/0"}]}]},
+        {"Filters": [{"Name": "network-acl-id", "Values": [acl, missing]}]})
+
+    class Ctx:
+        account, region = ACCOUNT, REGION
+
+        def client(self, service: str) -> Any:
+            return client
+
+    with stub:
+        many = default_registry().get("aws_network_acl").read_live_many(Ctx(), [acl, missing])
+    assert many == {missing: None, acl: {
+        "ingress": {100: {"rule_no": 100, "action": "allow", "protocol": "6", "cidr_block": "10.0.0.0/8",
+                          "from_port": 443, "to_port": 443}},
+        "egress": {}, "tags": {"Name": "private"}}}
 
 
 # --- routing of shared EC2 events -----------------------------------------------------------------
