@@ -62,6 +62,8 @@ module "driftwarden" {
 
   member_account_ids = [local.member_account_id]
   member_regions     = local.regions
+  # the prod states describe resources in the member account: the scan reads them there
+  state_accounts = { "s3://example-terraform-state/prod/" = local.member_account_id }
   create_trail       = false # true if no organization trail records these accounts
 }
 
