@@ -142,15 +142,15 @@ def pipelines(aws_module):
     s3 = aws_module.client("s3")
     s3.create_bucket(Bucket=STATE_BUCKET)
     states: dict[str, StateBuilder] = {}  # one state per account, as teams keep them
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, str, str, str]] = set()
     for _, raw in CASES:
         rec = _record(raw)
-        account = str(rec.get("recipientAccountId") or "123456789012")
+        account, region = str(rec.get("recipientAccountId") or "123456789012"), str(rec.get("awsRegion"))
         for kind, oid in expected(rec):
-            if oid is None or (account, kind, oid) in seen:
-                continue
-            seen.add((account, kind, oid))
-            tf_type, attrs = _state_entry(kind, oid, account, str(rec.get("awsRegion")))
+            if oid is None or (account, region, kind, oid) in seen:
+                continue  # ids are regional (an alias name exists once per region): one entry per region
+            seen.add((account, region, kind, oid))
+            tf_type, attrs = _state_entry(kind, oid, account, region)
             states.setdefault(account, StateBuilder()).add(tf_type, f"r{len(seen)}", attrs)
     for account, state in states.items():
         # An ARN naming the account, for states whose only entry has none (EBS encryption by default).
