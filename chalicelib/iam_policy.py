@@ -203,11 +203,15 @@ class Resources:
         def table(name: str | None) -> tuple[str, ...]:
             return (f"arn:{partition}:dynamodb:{region}:{account}:table/{name}",) if name else ()
 
-        queue = env.get("DRIFTWARDEN_QUEUE_URL") or ""
-        queue_arns: tuple[str, ...] = ()
-        m = re.match(r"^https://sqs\.([a-z0-9-]+)\.[^/]+/(\d{12})/([^/]+)$", queue)
-        if m:
-            queue_arns = (f"arn:{partition}:sqs:{m.group(1)}:{m.group(2)}:{m.group(3)}",)
+        def queue(url: str | None) -> tuple[str, ...]:
+            m = re.match(r"^https://sqs\.([a-z0-9-]+)\.[^/]+/(\d{12})/([^/]+)$", url or "")
+            return (f"arn:{partition}:sqs:{m.group(1)}:{m.group(2)}:{m.group(3)}",) if m else ()
+
+        # The decision queue: the detector side sends, the worker consumes. Other queues (deferred
+        # events): whoever judges sends.
+        decisions = queue(env.get("DRIFTWARDEN_QUEUE_URL"))
+        others = tuple(a for k, v in sorted(env.items()) if k.endswith("_QUEUE_URL")
+                       and k != "DRIFTWARDEN_QUEUE_URL" for a in queue(v))
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}; expected one of {ROLES}")
         member_role = env.get("DRIFTWARDEN_MEMBER_ROLE") or ""
@@ -221,8 +225,8 @@ class Resources:
             findings_table_arns=table(env.get("DRIFTWARDEN_TABLE")),
             audit_table_arns=table(env.get("DRIFTWARDEN_AUDIT_TABLE")),
             idempotency_table_arns=table(env.get("DRIFTWARDEN_IDEMPOTENCY_TABLE")),
-            send_queue_arns=queue_arns if role == "detector" else (),
-            consume_queue_arns=queue_arns if role == "remediator" else (),
+            send_queue_arns=(decisions if role == "detector" else ()) + others,
+            consume_queue_arns=decisions if role == "remediator" else (),
             secret_arns=tuple(filter(None, [env.get("DRIFTWARDEN_SLACK_SECRET_ARN")])),
             member_role_arns=(member_role.replace("{account}", "*"),) if member_role else (),
         )

@@ -130,10 +130,14 @@ locals {
       conditions = []
     },
     {
-      # The Slack route (detector role) enqueues decisions; the worker never sends.
-      sid        = "QueueSend"
-      actions    = ["sqs:SendMessage"]
-      resources  = { detector = [aws_sqs_queue.work[local.decision_queue].arn], remediator = [] }
+      # The Slack route (detector role) enqueues decisions; the worker never does. Judging functions
+      # defer events to the other queues (with auto_revert they hold the remediator role).
+      sid     = "QueueSend"
+      actions = ["sqs:SendMessage"]
+      resources = {
+        detector   = [for q in local.queue_names : aws_sqs_queue.work[q].arn]
+        remediator = [for q in local.queue_names : aws_sqs_queue.work[q].arn if q != local.decision_queue]
+      }
       conditions = []
     },
     {

@@ -23,7 +23,7 @@ resource "aws_lambda_function" "fn" {
   memory_size      = each.value.memory_size
 
   environment {
-    variables = merge(var.extra_environment, local.environment, {
+    variables = merge(var.extra_environment, local.environment, local.queue_environment, {
       DRIFTWARDEN_MEMBER_ROLE = local.member_role_templates[each.value.role]
     })
   }

@@ -33,9 +33,10 @@ locals {
   decision_worker = length(local.sqs_functions) == 1 ? local.sqs_functions[0] : (contains(local.sqs_functions, "on_decision") ? "on_decision" : null)
   # Whoever runs revert plans holds the remediator role; every other function only reads. With
   # auto_revert the functions that judge events revert inline (chalicelib/actions/workflow.py).
+  judging_functions = [for name in ["on_cloudtrail", "on_deferred", "on_schedule"] : name if contains(keys(local.manifest), name)]
   remediator_functions = concat(
     local.decision_worker == null ? [] : [local.decision_worker],
-    var.auto_revert ? ["on_cloudtrail", "on_schedule"] : [],
+    var.auto_revert ? local.judging_functions : [],
   )
 
   builtin_settings = {

@@ -8,6 +8,15 @@ locals {
   decision_queue = local.decision_worker == null ? "driftwarden-decisions" : local.manifest[local.decision_worker].queue
   queue_names    = toset(concat([local.decision_queue], [for f in values(local.manifest) : f.queue if f.trigger == "sqs"]))
 
+  # The variable that gives the functions each queue's URL (chalicelib/config.py). The decision
+  # queue's is DRIFTWARDEN_QUEUE_URL (main.tf).
+  queue_url_variables = {
+    "driftwarden-deferred" = "DRIFTWARDEN_DEFER_QUEUE_URL" # Terraform-agent events re-checked later
+  }
+  queue_environment = {
+    for q, variable in local.queue_url_variables : variable => aws_sqs_queue.work[q].url if contains(local.queue_names, q) && q != local.decision_queue
+  }
+
   # A message must stay invisible while its consumer may still be working on it (AWS: 6x timeout).
   queue_visibility = {
     for q in local.queue_names : q => max(30, [for name, f in local.functions : 6 * f.timeout if f.trigger == "sqs" && f.queue == q]...)

@@ -521,11 +521,13 @@ def test_remediator_role_follows_whoever_reverts():
     central = load_module(INFRA)
     functions = json.loads(rendered()["functions.json"])
     sqs = [n for n, f in functions.items() if f["trigger"] == "sqs"]
-    assert sqs == ["on_decision"], "the worker the Terraform expects (decision_worker)"
-    assert "local.sqs_functions[0]" in central.locals["decision_worker"]
+    assert "on_decision" in sqs, "the worker the Terraform expects (decision_worker)"
+    worker = central.locals["decision_worker"]
+    assert "local.sqs_functions[0]" in worker and '"on_decision"' in worker
     remediators = central.locals["remediator_functions"]
     assert "local.decision_worker" in remediators
-    assert re.search(r'var\.auto_revert \? \["on_cloudtrail", "on_schedule"\] : \[\]', remediators)
+    assert "var.auto_revert ? local.judging_functions" in remediators
+    assert '"on_cloudtrail", "on_deferred", "on_schedule"' in central.locals["judging_functions"]
     assert {"on_cloudtrail", "on_schedule"} <= set(functions)
     assert "DRIFTWARDEN_QUEUE_URL" in central.locals["environment"]
     assert "local.decision_queue" in central.locals["environment"]["DRIFTWARDEN_QUEUE_URL"]
@@ -704,6 +706,7 @@ def test_policy_document_for_the_cli():
         "DRIFTWARDEN_SLACK_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:111111111111:secret:dw-AbCdEf",
         "DRIFTWARDEN_MEMBER_ROLE": "arn:aws:iam::{account}:role/driftwarden-detector",
     }
+    env["DRIFTWARDEN_DEFER_QUEUE_URL"] = "https://sqs.eu-west-1.amazonaws.com/111111111111/dw-deferred"
     resources = iam_policy.Resources.from_env(env, account="111111111111", region="eu-west-1")
     full = iam_policy.policy_document("detector", registry, resources)
     by_sid = {s["Sid"]: s for s in full["Statement"]}
@@ -715,15 +718,18 @@ def test_policy_document_for_the_cli():
     assert by_sid["SourceRead"]["Resource"] == ["arn:aws:s3:::tf-src/prod/*"]
     assert by_sid["SourceList"]["Condition"] == {"StringLike": {"s3:prefix": ["prod/*"]}}
     assert by_sid["PolicyRead"]["Resource"] == ["arn:aws:s3:::tf-src/driftwarden.hcl"]
-    assert by_sid["QueueSend"]["Resource"] == ["arn:aws:sqs:eu-west-1:111111111111:dw-revert"]
+    assert by_sid["QueueSend"]["Resource"] == ["arn:aws:sqs:eu-west-1:111111111111:dw-deferred",
+                                               "arn:aws:sqs:eu-west-1:111111111111:dw-revert"]
     assert "QueueConsume" not in by_sid
     assert by_sid["FindingsTable"]["Resource"] == [
         "arn:aws:dynamodb:eu-west-1:111111111111:table/dw-findings"]
     assert by_sid["AssumeMemberRoles"]["Resource"] == ["arn:aws:iam::*:role/driftwarden-detector"]
     worker = iam_policy.policy_document("remediator", registry,
                                         iam_policy.Resources.from_env(env, "remediator"))
-    worker_sids = {s["Sid"] for s in worker["Statement"]}
-    assert "QueueConsume" in worker_sids and "QueueSend" not in worker_sids
+    worker_sids = {s["Sid"]: s for s in worker["Statement"]}
+    assert worker_sids["QueueConsume"]["Resource"] == ["arn:aws:sqs:eu-west-1:111111111111:dw-revert"]
+    assert worker_sids["QueueSend"]["Resource"] == ["arn:aws:sqs:eu-west-1:111111111111:dw-deferred"], \
+        "the worker never enqueues decisions"
     generated = [s for s in worker["Statement"] if s["Sid"].startswith(("Regional", "Global"))]
     assert sorted(_actions([{"Statement": generated}])) == iam_policy.revert_actions(registry), \
         "the remediator's registry part is the reverts only"
@@ -751,7 +757,7 @@ def test_infra_app_statements_match_iam_policy():
     for sid, actions in iam_policy.APP_ACTIONS.items():
         assert hcl[sid]["actions"] == list(actions), sid
     # the worker never sends; each role consumes only the queues its own functions are mapped to
-    assert hcl["QueueSend"]["resources"]["remediator"] == []
+    assert "q != local.decision_queue" in hcl["QueueSend"]["resources"]["remediator"]
     assert hcl["QueueConsume"]["resources"] == "${local.consumed_queues}"
     assert "f.role == role" in load_module(INFRA).locals["consumed_queues"]
     assert hcl["AssumeMemberRoles"]["resources"] == "${local.member_role_arns}"
@@ -802,6 +808,7 @@ ISSUE_ENV = {"DRIFTWARDEN_STATE", "DRIFTWARDEN_SOURCE", "DRIFTWARDEN_POLICY", "D
 def _infra_env() -> set[str]:
     central = load_module(INFRA)
     names = set(central.locals["environment"])
+    names |= {unquote(v) for k, v in central.locals["queue_url_variables"].items() if not k.startswith("__")}
     fn = central.resources[("aws_lambda_function", "fn")]
     names |= set(re.findall(r"\b([A-Z][A-Z0-9_]+)\s*=", code_of(fn["environment"][0]["variables"])))
     return names
