@@ -22,6 +22,11 @@ def on_decision(event):
     return handlers.on_decision(event)
 
 
+@app.on_sqs_message(queue="driftwarden-deferred", batch_size=1, name="on_deferred")
+def on_deferred(event):
+    return handlers.on_deferred(event)
+
+
 @app.schedule(Rate(1, unit=Rate.HOURS), name="on_schedule")
 def on_schedule(event):
     return handlers.on_schedule(event)

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from chalicelib import wiring
 
     pipeline = wiring.pipeline()
+    deferred: list[tuple[Any, dict[str, int]]] = []
+    if args.terraform_recheck is not None:
+        pipeline.defer = lambda raw, serials: deferred.append((raw, serials))
     worst = 0
     for path in args.events:
         try:
@@ -44,6 +48,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
             if args.revert and finding.status is Status.DRIFT:
                 finding = finding.with_(remediation=pipeline.revert(finding))
             print(json.dumps(finding.to_dict(), default=str), flush=True)
+    if deferred:
+        time.sleep(args.terraform_recheck)
+        pipeline.index.refresh()
+        for raw, serials in deferred:
+            for finding in pipeline.process_event(raw, recheck=serials):
+                print(json.dumps(finding.to_dict(), default=str), flush=True)
+    return worst
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from chalicelib.drift.policy import check_policy_file
+
+    worst = 0
+    for path in args.files:
+        errors = check_policy_file(path)
+        for err in errors:
+            print(err)
+        if errors:
+            worst = 1
+        else:
+            print(f"{path}: ok")
     return worst
 
 
@@ -219,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="run CloudTrail events through the pipeline")
     p.add_argument("events", nargs="+", help="files: EventBridge event, record, list, or CloudTrail log file")
     p.add_argument("--revert", action="store_true", help="apply the revert plan of each drift finding")
+    p.add_argument("--terraform-recheck", type=float, metavar="SECONDS",
+                   help="re-check events made by a Terraform agent outside the IaC principals after SECONDS")
     p.set_defaults(fn=cmd_replay)
     p = sub.add_parser("scan", help="judge every managed object of a covered type")
     p.add_argument("--format", choices=["json", "table"], default="table")
@@ -245,6 +272,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ci-identity", help="who runs the gate (default: from CI environment variables)")
     p.add_argument("--state", help="the state URL this plan was made from")
     p.set_defaults(fn=cmd_gate)
+    p = sub.add_parser("policy", help="policy file tools")
+    psub = p.add_subparsers(dest="policy_command", required=True)
+    pc = psub.add_parser("check", help="validate policy file(s); errors carry file:line")
+    pc.add_argument("files", nargs="+")
+    pc.set_defaults(fn=cmd_policy_check)
     p = sub.add_parser("iam-policy", help="the least-privilege IAM policy generated from the registry")
     p.add_argument("--role", choices=["detector", "remediator"], required=True)
     p.set_defaults(fn=cmd_iam_policy)

@@ -52,6 +52,10 @@ class Settings:
     group_window_seconds: float = 300.0
     auto_revert: bool = False
     slack_min_interval: float = 1.0
+    source: str | None = None
+    policy: str | None = None
+    defer_queue_url: str | None = None
+    terraform_recheck_seconds: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -80,6 +84,10 @@ class Settings:
             group_window_seconds=_float(env, "DRIFTWARDEN_GROUP_WINDOW", 300.0),
             auto_revert=_bool(env, "DRIFTWARDEN_AUTO_REVERT"),
             slack_min_interval=_float(env, "DRIFTWARDEN_SLACK_MIN_INTERVAL", 1.0),
+            source=env.get("DRIFTWARDEN_SOURCE") or None,
+            policy=env.get("DRIFTWARDEN_POLICY") or None,
+            defer_queue_url=env.get("DRIFTWARDEN_DEFER_QUEUE_URL") or None,
+            terraform_recheck_seconds=int(_float(env, "DRIFTWARDEN_TERRAFORM_RECHECK_SECONDS", 120)),
         )
 
 

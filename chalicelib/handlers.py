@@ -71,6 +71,17 @@ def on_cloudtrail(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 @lambda_entry
+def on_deferred(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """SQS (delivery delay): re-check events a Terraform agent made outside the IaC principals."""
+    results = []
+    for record in event.get("Records", []):
+        body = json.loads(record["body"])
+        findings = wiring.pipeline().process_event(body["event"], recheck=body.get("serials") or {})
+        results.extend(respond(f) for f in findings)
+    return {"findings": results}
+
+
+@lambda_entry
 def on_decision(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS worker: carry out recorded Approve/Revert decisions (re-read, compare-and-set, verify)."""
     results = []

@@ -8,11 +8,14 @@ status and a one-sentence reason.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.errors import EventError, LiveReadError, RemediationError
+from chalicelib.drift.policy import Policy, PolicyAction, Subject
+from chalicelib.drift.severity import apply_builtin
+from chalicelib.errors import DriftwardenError, EventError, LiveReadError, RemediationError
 from chalicelib.models import (
     Action,
     Actor,
@@ -28,6 +31,7 @@ from chalicelib.remediation.executor import execute
 from chalicelib.resources.base import Declared, EventKind, LiveContext, ManagedResource
 from chalicelib.resources.registry import Registry
 from chalicelib.state.index import StateIndex
+from chalicelib.state.source import SourceError, SourceIndex
 from chalicelib.triggers.cloudtrail import (
     CloudTrailEvent,
     Ref,
@@ -44,6 +48,9 @@ log = logging.getLogger(__name__)
 _NO_ACTOR = Actor(None, None, None, False)
 
 
+TERRAFORM_UA = re.compile(r"Terraform/|HashiCorp/", re.IGNORECASE)
+
+
 @dataclass
 class Pipeline:
     registry: Registry
@@ -51,6 +58,10 @@ class Pipeline:
     contexts: Callable[[str | None, str | None], LiveContext]
     iac_principals: tuple[str, ...] = ()
     self_principals: tuple[str, ...] = ()
+    source: SourceIndex | None = None
+    policy: Callable[[], Policy] | None = None
+    #: Called with (raw event, state serials) to re-check a Terraform-agent event later. None: judge now.
+    defer: Callable[[Mapping[str, Any], dict[str, int]], None] | None = None
 
     # --- entry points ----------------------------------------------------------------------------
     def process_payload(self, payload: Any) -> list[Finding]:
@@ -64,12 +75,22 @@ class Pipeline:
             findings.extend(self.process_event(raw))
         return findings
 
-    def process_event(self, raw: Mapping[str, Any]) -> list[Finding]:
+    def process_event(self, raw: Mapping[str, Any], *, recheck: dict[str, int] | None = None) -> list[Finding]:
+        """Judge one event. ``recheck`` (state URL → serial when first seen) marks the delayed
+        re-check of an event made by a Terraform agent outside the IaC principals."""
         try:
             event = parse_event(raw)
         except EventError as exc:
             return [self._bare(Status.ERROR, f"malformed event: {exc}")]
         try:
+            if recheck is not None:
+                return [self._terraform_verdict(f, recheck) for f in self._process(event)]
+            if self.defer is not None and self._is_terraform_agent(event):
+                serials = self.state_serials(event)
+                self.defer(raw, serials)
+                return [self._finding(event, None, Status.SKIPPED,
+                                      "made by a Terraform agent outside the IaC principals: deferred, and re-checked "
+                                      "once the state has had time to record the apply")]
             return self._process(event)
         except Exception as exc:  # a bug must not crash the batch or lose the event: say so, loudly
             log.exception("pipeline failed", extra={"event_id": event.event_id})
@@ -99,6 +120,37 @@ class Pipeline:
                                   f"{event.name} names no resource of a covered type")]
         return [self.judge(ref, event) for ref in refs]
 
+    # --- Terraform's own applies ----------------------------------------------------------------------
+    @staticmethod
+    def _is_terraform_agent(event: CloudTrailEvent) -> bool:
+        return bool(event.actor.user_agent and TERRAFORM_UA.search(event.actor.user_agent))
+
+    def state_serials(self, event: CloudTrailEvent | Mapping[str, Any]) -> dict[str, int]:
+        """Serials of the states that manage what this event names (to tell later whether they moved)."""
+        parsed = event if isinstance(event, CloudTrailEvent) else parse_event(event)
+        self.index.ensure_fresh()
+        out: dict[str, int] = {}
+        for ref in resolve_refs(self.registry, parsed):
+            for res in self.index.lookup(ref.object_kind, ref.object_id or "", ref.account):
+                doc = self.index.doc(res.state_url)
+                if doc is not None:
+                    out[res.state_url] = doc.serial
+        return out
+
+    def _terraform_verdict(self, finding: Finding, before: dict[str, int]) -> Finding:
+        state = finding.resource.state if finding.resource else None
+        doc = self.index.doc(state) if state else None
+        moved = doc is not None and state in before and doc.serial != before[state]
+        ua = finding.actor.user_agent or "a Terraform agent"
+        if finding.status is Status.IN_SYNC and moved:
+            return finding.with_(reason=f"a Terraform apply outside the pipeline ({ua}); the state caught up "
+                                        f"(serial {before[state or '']} → {doc.serial if doc else '?'}) and declares "
+                                        "the live value")
+        if finding.status is Status.DRIFT and not moved:
+            return finding.with_(reason=f"Terraform was run outside the pipeline ({ua}) and no state recorded it: "
+                                        + finding.reason)
+        return finding
+
     # --- judgment --------------------------------------------------------------------------------
     def judge(self, ref: Ref, event: CloudTrailEvent | None, *, live_cache: Mapping[str, Any] | None = None) -> Finding:
         """Decide one reference. ``live_cache`` (object id → live model or None) comes from a batched read."""
@@ -116,9 +168,13 @@ class Pipeline:
             return self._finding(event, ResourceInfo(owner.type, None, ref.object_id, None), Status.UNSUPPORTED,
                                  f"no Terraform state is mapped to account {ref.account}", kind=ref.object_kind)
         managed = self.index.lookup(ref.object_kind, ref.object_id, ref.account)
+        if ref.region and not owner.global_service:
+            # name-keyed objects (ECR repositories, EventBridge rules) may exist in several regions
+            managed = [r for r in managed if r.region in (None, ref.region)]
         if not managed:
             return self._unmanaged(ref, event, owner.type)
         declared = self.declared(ref.object_kind, ref.object_id, managed)
+        source_notes = self._read_source(declared)
         primary = declared.primary(owner.type)
         info = ResourceInfo(primary.type, primary.address, ref.object_id, primary.state_url)
         ctx = self.contexts(ref.account or primary.account, ref.region or primary.region)
@@ -136,18 +192,112 @@ class Pipeline:
                                  f"{primary.address} no longer exists in AWS", severity=Severity.HIGH,
                                  action=Action.ALERT, kind=ref.object_kind)
         changes = owner.diff(declared, live)
+        note = ("; " + "; ".join(source_notes)) if source_notes else ""
         if not changes:
             return self._finding(event, info, Status.IN_SYNC,
-                                 f"live {ref.object_kind} matches what {len(managed)} managed resource(s) declare",
-                                 kind=ref.object_kind)
+                                 f"live {ref.object_kind} matches what {len(managed)} managed resource(s) declare"
+                                 + note, kind=ref.object_kind)
+        changes, why_quiet = self._apply_source(declared, owner.type, changes)
+        if not changes:
+            status = Status.IGNORED if why_quiet.startswith("lifecycle") else Status.IN_SYNC
+            return self._finding(event, info, status, why_quiet + note, kind=ref.object_kind)
+        actor = event.actor if event else _NO_ACTOR
+        subject = Subject(tf_type=primary.type, address=primary.address, module=primary.module,
+                          state_url=primary.state_url, account=ref.account or primary.account,
+                          region=ref.region or primary.region,
+                          tags=declared.model.get("tags") if isinstance(declared.model.get("tags"), dict) else {},
+                          actor_arn=actor.arn, actor_arns=event.principal_arns if event else (),
+                          actor_type=actor.type, event_name=event.name if event else None)
+        action, channel, rule_name = Action.ALERT, None, None
+        policy = self._policy(source_notes)
+        if policy is not None:
+            decision = policy.decide(subject, changes)
+            if not decision.kept:
+                rules = ", ".join(sorted({r for _, r in decision.ignored}))
+                return self._finding(event, info, Status.IGNORED,
+                                     f"every difference is ignored by policy rule {rules}" + note, kind=ref.object_kind)
+            changes = list(decision.kept)
+            channel, rule_name = decision.channel, decision.rule_name
+            if decision.action is PolicyAction.REVERT:
+                action = Action.REVERT
+        else:
+            changes = list(apply_builtin(changes, actor))
         severity = Severity.highest([c.severity for c in changes])
         top = next(c for c in changes if c.severity is severity)
         plan = () if owner.not_revertible else owner.plan_revert(ref.object_id, changes, declared, live)
+        if action is Action.REVERT and not plan:
+            action = Action.ALERT
         reason = (f"{len(changes)} attribute change(s) differ from {primary.address}; "
                   f"severity {severity.value} by rule {top.rule} ({top.path})")
-        return self._finding(event, info, Status.DRIFT, reason, severity=severity, action=Action.ALERT,
+        if rule_name:
+            reason += f"; policy rule {rule_name}" + (" asks for revert" if action is Action.REVERT else "")
+        extra = {k: v for k, v in (("channel", channel), ("policy_rule", rule_name)) if v}
+        return self._finding(event, info, Status.DRIFT, reason + note, severity=severity, action=action,
                              changes=tuple(changes), plan=plan, not_revertible=owner.not_revertible,
-                             kind=ref.object_kind)
+                             kind=ref.object_kind, extra=extra)
+
+    # --- the .tf source and the policy file ---------------------------------------------------------
+    def _read_source(self, declared: Declared) -> list[str]:
+        """Look up each resource's block; record what it configures and ignores on ``declared``."""
+        if self.source is None:
+            return []
+        notes: list[str] = []
+        for res in declared.resources:
+            try:
+                found = self.source.lookup(res.state_url, res.address)
+            except SourceError as exc:
+                log.error("source unreadable", extra={"address": res.address, "error": str(exc)})
+                notes.append(f"source unreadable ({exc}); judged from the state only")
+                continue
+            if found is not None:
+                declared.sources[res.address] = found
+        return notes
+
+    def _apply_source(self, declared: Declared, owner_type: str, changes: list[Change]) -> tuple[list[Change], str]:
+        """Drop what Terraform would not report: ``lifecycle.ignore_changes`` (the owner's, and a
+        contributor's ``all``), and attributes the owner's block does not set (unless another
+        managed resource contributes them, or they are tags, which provider default_tags feed)."""
+        if not declared.sources:
+            return changes, ""
+        owner = next((r for r in declared.resources if r.type == owner_type), None)
+        owner_src = declared.sources.get(owner.address) if owner else None
+        contributed: set[str] = set()
+        for res in declared.resources:
+            plugin = self.registry.get(res.type)
+            if res.type != owner_type and plugin is not None:
+                src = declared.sources.get(res.address)
+                if src is not None and src.ignore_changes == "all":
+                    changes = [c for c in changes if c.path.split(".", 1)[0] not in plugin.compared]
+                contributed.update(plugin.compared)
+        kept, ignored, unset = [], [], []
+        for change in changes:
+            top = change.path.split(".", 1)[0]
+            if owner_src is not None and owner_src.ignores(change.path):
+                ignored.append(change.path)
+            elif (owner_src is not None and owner is not None and top not in owner_src.configured
+                  and top not in contributed and top not in ("tags", "tags_all") and top in owner.attributes):
+                unset.append(change.path)
+            else:
+                kept.append(change)
+        if kept:
+            return kept, ""
+        if ignored and owner_src is not None:
+            what = "all" if owner_src.ignore_changes == "all" else ", ".join(sorted(set(ignored)))
+            return [], f"lifecycle.ignore_changes ({what}) on {owner_src.address} at {owner_src.where}"
+        if unset and owner_src is not None:
+            return [], (f"differs only in attributes the configuration at {owner_src.where} does not set "
+                        f"({', '.join(sorted(set(unset)))}): Terraform would not report them")
+        return [], "every difference was ignored by a contributor's lifecycle.ignore_changes = all"
+
+    def _policy(self, notes: list[str]) -> Policy | None:
+        if self.policy is None:
+            return None
+        try:
+            return self.policy()
+        except DriftwardenError as exc:  # never mute drift because the policy file is broken
+            log.error("policy unreadable; built-in rules apply", extra={"error": str(exc)})
+            notes.append(f"policy file unreadable ({exc}); built-in rules applied")
+            return None
 
     def declared(self, kind: str, object_id: str, managed: list[ManagedResource]) -> Declared:
         declared = Declared(kind, object_id, list(managed))
@@ -226,6 +376,7 @@ class Pipeline:
         plan: tuple[Any, ...] = (),
         not_revertible: str | None = None,
         kind: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Finding:
         return Finding(
             event_id=event.event_id if event else None,
@@ -244,6 +395,7 @@ class Pipeline:
             plan=tuple(plan),
             not_revertible=not_revertible,
             object_kind=kind,
+            extra=extra or {},
         )
 
     def _bare(self, status: Status, reason: str) -> Finding:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk.signature import SignatureVerifier
@@ -19,10 +20,12 @@ from chalicelib.actions.workflow import Workflow
 from chalicelib.audit import AuditLog, audit_log_from_env
 from chalicelib.aws import ClientFactory
 from chalicelib.config import Settings
+from chalicelib.drift.policy import PolicyStore
 from chalicelib.notify.slack import SlackNotifier, make_web_client
 from chalicelib.pipeline import Pipeline
 from chalicelib.resources.registry import Registry, default_registry
 from chalicelib.state.index import StateIndex
+from chalicelib.state.source import SourceIndex, parse_source_mapping
 
 __all__ = ["audit", "clients", "notifier", "pipeline", "registry", "reset", "settings", "slack_actions",
            "state_index", "store", "workflow"]
@@ -55,9 +58,34 @@ def state_index() -> StateIndex:
 
 
 @functools.cache
+def source_index() -> SourceIndex | None:
+    cfg = settings()
+    if not cfg.source:
+        return None
+    return SourceIndex(parse_source_mapping(cfg.source), s3=lambda: clients().client("s3"),
+                       ttl_seconds=cfg.state_ttl)
+
+
+@functools.cache
+def policy_store() -> PolicyStore:
+    cfg = settings()
+    return PolicyStore(cfg.policy, s3=lambda: clients().client("s3"), ttl_seconds=cfg.state_ttl)
+
+
+def _defer(raw: Mapping[str, Any], serials: dict[str, int]) -> None:
+    cfg = settings()
+    assert cfg.defer_queue_url
+    clients().client("sqs").send_message(
+        QueueUrl=cfg.defer_queue_url, DelaySeconds=min(max(cfg.terraform_recheck_seconds, 0), 900),
+        MessageBody=json.dumps({"event": raw, "serials": serials}, default=str))
+
+
+@functools.cache
 def pipeline() -> Pipeline:
     cfg = settings()
-    return Pipeline(registry(), state_index(), clients().context, cfg.iac_principals, cfg.self_principals)
+    return Pipeline(registry(), state_index(), clients().context, cfg.iac_principals, cfg.self_principals,
+                    source=source_index(), policy=policy_store().get if cfg.policy else None,
+                    defer=_defer if cfg.defer_queue_url else None)
 
 
 @functools.cache
@@ -122,5 +150,5 @@ def slack_actions() -> SlackActions:
 
 def reset() -> None:
     for fn in (settings, clients, state_index, pipeline, store, audit, notifier, workflow, slack_actions,
-               idempotency):
+               idempotency, source_index, policy_store):
         fn.cache_clear()

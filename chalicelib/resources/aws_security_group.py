@@ -4,8 +4,9 @@ Rules are compared as sets of *atoms*: one protocol/port range/peer each, the sh
 stores (one CIDR per rule). The declared side is the union of inline ``ingress``/``egress`` and
 every ``aws_security_group_rule`` / ``aws_vpc_security_group_*_rule`` naming the group, so a rule
 declared in a separate resource is never drift. The AWS-added default egress (all traffic to
-0.0.0.0/0, ::/0) is not drift when nothing declares egress that way: Terraform would not report it
-for a configuration that does not set ``egress``.
+0.0.0.0/0, ::/0) is not drift when nothing declares egress that way and the group's ``.tf`` block does
+not set ``egress`` (Terraform would not report it then); when the source shows ``egress`` blocks (or
+``egress = []``), it is drift like any other undeclared rule.
 """
 
 from __future__ import annotations
@@ -207,10 +208,12 @@ class AwsSecurityGroup(ResourcePlugin):
     def diff(self, declared: Declared, live: Mapping[str, Any]) -> list[Change]:
         out: list[Change] = []
         owner_managed = declared.owned_by(self.type)
+        owner_address = declared.primary(self.type).address
+        egress_configured = bool(owner_managed and declared.configures(owner_address, "egress"))
         for direction in DIRECTIONS:
             want: dict[RuleKey, str] = declared.model.get(direction, {})
             have: dict[RuleKey, str] = dict(live.get(direction, {}))
-            if direction == "egress" and not any(_is_default_egress(k) for k in want):
+            if direction == "egress" and not egress_configured and not any(_is_default_egress(k) for k in want):
                 for key in [k for k in have if _is_default_egress(k)]:
                     del have[key]
             for key in sorted(set(have) - set(want)):

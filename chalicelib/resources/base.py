@@ -117,6 +117,13 @@ class Declared:
     resources: list[ManagedResource]
     model: dict[str, Any] = field(default_factory=dict)
     sensitive: set[str] = field(default_factory=set)
+    #: address → what its .tf block configures and ignores (``state.source.ResourceSource``), when known
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def configures(self, address: str, attribute: str) -> bool | None:
+        """Does the resource's .tf block set ``attribute``? ``None`` when no source is known."""
+        src = self.sources.get(address)
+        return None if src is None else attribute in src.configured
 
     def primary(self, owner_type: str) -> ManagedResource:
         """The resource a finding names: the owner type's resource when managed, else the first."""
