@@ -309,3 +309,26 @@ def test_delete_function_is_deleted(fn):
     lam.delete_function(FunctionName=FN)
     [finding] = pipeline.process_event(event("DeleteFunction20150331", {"functionName": FN}))
     assert finding.status is Status.DELETED and finding.resource.address == "aws_lambda_function.api"
+
+
+def test_container_image_swapped_is_high_and_redeployed(aws):
+    iam, lam, s3 = aws.client("iam"), aws.client("lambda"), aws.client("s3")
+    role = iam.create_role(RoleName="img", AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    aws.client("ecr").create_repository(repositoryName="orders")
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/orders:v1"
+    lam.create_function(FunctionName="orders-img", Role=role, PackageType="Image", Code={"ImageUri": image})
+    cfg = lam.get_function(FunctionName="orders-img")["Configuration"]
+    s3.create_bucket(Bucket="tfstate")
+    StateBuilder().add("aws_lambda_function", "img", function_attributes(
+        {**cfg, "Handler": "", "Runtime": ""}, package_type="Image", image_uri=image, filename=None,
+        tags={}, tags_all={})).put(s3, "tfstate", "prod/img.tfstate")
+    pipeline = make_pipeline(aws, "s3://tfstate/prod/")
+    lam.update_function_code(FunctionName="orders-img", ImageUri=image.replace(":v1", ":evil"))
+    ev = event("UpdateFunctionCode20150331v2", {"functionName": "orders-img"})
+    [finding] = pipeline.process_event(ev)
+    assert [(c.path, c.declared, c.live, c.severity) for c in finding.changes] == [
+        ("image_uri", image, image.replace(":v1", ":evil"), Severity.HIGH)]
+    assert [(c.operation, c.params) for c in finding.plan] == [
+        ("UpdateFunctionCode", {"FunctionName": "orders-img", "ImageUri": image})]
+    assert pipeline.revert(finding).status is RemediationStatus.REVERTED
+    assert pipeline.process_event(ev)[0].status is Status.IN_SYNC
