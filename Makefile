@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench coverage-doc package clean
+.PHONY: install demo test lint bench coverage-doc generate hcl-cache package clean
 
 install: $(STAMP)
 
@@ -28,7 +28,14 @@ lint: install
 coverage-doc: install
 	$(PY) -m chalicelib coverage --markdown > docs/COVERAGE.md
 
+generate: install
+	$(PY) infra/generate.py
+
+hcl-cache: install
+	$(PY) -m chalicelib.state.hcl build
+
 package: install
+	$(PY) -m chalicelib.state.hcl check
 	$(PY) infra/package.py
 
 bench: install

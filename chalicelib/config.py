@@ -56,6 +56,7 @@ class Settings:
     policy: str | None = None
     defer_queue_url: str | None = None
     terraform_recheck_seconds: int = 120
+    slack_secret_arn: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,6 +89,7 @@ class Settings:
             policy=env.get("DRIFTWARDEN_POLICY") or None,
             defer_queue_url=env.get("DRIFTWARDEN_DEFER_QUEUE_URL") or None,
             terraform_recheck_seconds=int(_float(env, "DRIFTWARDEN_TERRAFORM_RECHECK_SECONDS", 120)),
+            slack_secret_arn=env.get("DRIFTWARDEN_SLACK_SECRET_ARN") or None,
         )
 
 

@@ -73,7 +73,7 @@ def on_cloudtrail(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @lambda_entry
 def on_deferred(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """SQS (delivery delay): re-check events a Terraform agent made outside the IaC principals."""
-    results = []
+    results: list[dict[str, Any]] = []
     for record in event.get("Records", []):
         body = json.loads(record["body"])
         findings = wiring.pipeline().process_event(body["event"], recheck=body.get("serials") or {})
@@ -88,7 +88,8 @@ def on_decision(event: dict[str, Any], context: Any) -> dict[str, Any]:
     for record in event.get("Records", []):
         work = json.loads(record["body"])
         logger.set_correlation_id(work.get("finding_id"))
-        results.append(wiring.workflow().execute(work["finding_id"], work["action"], work.get("user")))
+        results.append(wiring.workflow().execute(work["finding_id"], work["action"], work.get("user"),
+                                                 auto=bool(work.get("auto"))))
     return {"results": results}
 
 

@@ -189,7 +189,8 @@ class Pipeline:
                                  kind=ref.object_kind)
         if live is None:
             return self._finding(event, info, Status.DELETED,
-                                 f"{primary.address} no longer exists in AWS", severity=Severity.HIGH,
+                                 f"{primary.address} no longer exists in AWS (severity {owner.deleted_severity.value} "
+                                 f"by rule {owner.type}.deleted)", severity=owner.deleted_severity,
                                  action=Action.ALERT, kind=ref.object_kind)
         changes = owner.diff(declared, live)
         note = ("; " + "; ".join(source_notes)) if source_notes else ""
@@ -205,7 +206,7 @@ class Pipeline:
         subject = Subject(tf_type=primary.type, address=primary.address, module=primary.module,
                           state_url=primary.state_url, account=ref.account or primary.account,
                           region=ref.region or primary.region,
-                          tags=declared.model.get("tags") if isinstance(declared.model.get("tags"), dict) else {},
+                          tags=_tags(declared.model.get("tags")),
                           actor_arn=actor.arn, actor_arns=event.principal_arns if event else (),
                           actor_type=actor.type, event_name=event.name if event else None)
         action, channel, rule_name = Action.ALERT, None, None
@@ -359,6 +360,13 @@ class Pipeline:
         if after.status is Status.DRIFT and not remaining:
             return Remediation(RemediationStatus.REVERTED, finding.plan,
                                "restored the alerted attributes; other drift remains and is reported separately")
+        alerted = {c.path for c in finding.changes}
+        if after.status is Status.DRIFT and remaining < alerted and {c.path for c in after.changes} <= alerted:
+            still = sorted(remaining)
+            rules = sorted({c.rule for c in after.changes if c.path in remaining})
+            return Remediation(RemediationStatus.REVERTED, finding.plan,
+                               f"restored {len(alerted) - len(remaining)} of {len(alerted)} change(s); still differs "
+                               f"(Driftwarden does not revert these: {', '.join(rules)}): {', '.join(still)}")
         return Remediation(RemediationStatus.FAILED, finding.plan,
                            f"ran the plan but live still differs: {after.reason}")
 
@@ -400,6 +408,10 @@ class Pipeline:
 
     def _bare(self, status: Status, reason: str) -> Finding:
         return self._finding(None, None, status, reason)
+
+
+def _tags(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, Mapping) else {}
 
 
 def summarize(findings: Iterable[Finding]) -> dict[str, int]:

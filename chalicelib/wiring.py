@@ -20,6 +20,7 @@ from chalicelib.actions.workflow import Workflow
 from chalicelib.audit import AuditLog, audit_log_from_env
 from chalicelib.aws import ClientFactory
 from chalicelib.config import Settings
+from chalicelib.errors import ConfigError
 from chalicelib.drift.policy import PolicyStore
 from chalicelib.notify.slack import SlackNotifier, make_web_client
 from chalicelib.pipeline import Pipeline
@@ -100,11 +101,29 @@ def audit() -> AuditLog:
 
 
 @functools.cache
+def slack_secrets() -> tuple[str | None, str | None]:
+    """(bot token, signing secret): from the environment, else from the Secrets Manager secret named by
+    ``DRIFTWARDEN_SLACK_SECRET_ARN`` (JSON with SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET), read once."""
+    cfg = settings()
+    token, signing = cfg.slack_token, cfg.slack_signing_secret
+    if (token and signing) or not cfg.slack_secret_arn:
+        return token, signing
+    raw = clients().client("secretsmanager").get_secret_value(SecretId=cfg.slack_secret_arn)["SecretString"]
+    try:
+        doc = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"{cfg.slack_secret_arn}: the Slack secret must be JSON with SLACK_BOT_TOKEN and "
+                          "SLACK_SIGNING_SECRET") from None
+    return token or doc.get("SLACK_BOT_TOKEN"), signing or doc.get("SLACK_SIGNING_SECRET")
+
+
+@functools.cache
 def notifier() -> SlackNotifier | None:
     cfg = settings()
-    if not cfg.slack_token or not cfg.slack_channel:
+    token = slack_secrets()[0]
+    if not token or not cfg.slack_channel:
         return None
-    return SlackNotifier(make_web_client(cfg.slack_token, cfg.slack_api_url), cfg.slack_channel,
+    return SlackNotifier(make_web_client(token, cfg.slack_api_url), cfg.slack_channel,
                          min_interval=cfg.slack_min_interval)
 
 
@@ -112,6 +131,7 @@ def notifier() -> SlackNotifier | None:
 def workflow() -> Workflow:
     cfg = settings()
     return Workflow(store(), pipeline, notifier, audit, auto_revert=cfg.auto_revert,
+                    enqueue=_enqueue if cfg.queue_url else None,
                     revert_cap_per_hour=cfg.revert_cap_per_hour, group_window_seconds=cfg.group_window_seconds,
                     finding_ttl_hours=cfg.finding_ttl_hours)
 
@@ -143,12 +163,12 @@ def _enqueue(message: dict[str, Any]) -> None:
 def slack_actions() -> SlackActions:
     cfg = settings()
     # With no secret configured every request fails verification: 401, never "allow all".
-    verifier = SignatureVerifier(cfg.slack_signing_secret or "\x00unset")
+    verifier = SignatureVerifier(slack_secrets()[1] or "\x00unset")
     return SlackActions(verifier, store(), workflow, notifier, ApproverPolicy.parse(cfg.approvers, cfg.four_eyes),
                         enqueue=_enqueue if cfg.queue_url else None, directory=_directory)
 
 
 def reset() -> None:
     for fn in (settings, clients, state_index, pipeline, store, audit, notifier, workflow, slack_actions,
-               idempotency, source_index, policy_store):
+               idempotency, source_index, policy_store, slack_secrets):
         fn.cache_clear()

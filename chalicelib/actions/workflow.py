@@ -43,6 +43,8 @@ class Workflow:
     group_window_seconds: float = 300.0
     finding_ttl_hours: float = 72.0
     codify: Callable[[Finding], str | None] | None = None
+    #: Sends decided work to the SQS worker (the only function holding revert permissions). None: inline.
+    enqueue: Callable[[dict[str, Any]], None] | None = None
 
     # --- detection ---------------------------------------------------------------------------------
     def detected(self, finding: Finding) -> dict[str, Any]:
@@ -58,7 +60,12 @@ class Workflow:
         self._audit("detected", finding)
         if finding.action is Action.REVERT and finding.revertible:
             if self.auto_revert:
-                return {**out, **self.execute(finding.id, "revert", user=None, auto=True)}
+                if self.enqueue is None:
+                    return {**out, **self.execute(finding.id, "revert", user=None, auto=True)}
+                # Decide first (a human click cannot race it), then let the worker revert.
+                if self.store.decide(finding.id, {"action": "revert", "user": "driftwarden:auto", "at": utcnow()}):
+                    self.enqueue({"finding_id": finding.id, "action": "revert", "user": None, "auto": True})
+                return {**out, "outcome": "auto-revert queued"}
             log.info("policy asks for revert but DRIFTWARDEN_AUTO_REVERT is off; alerting",
                      extra={"finding_id": finding.id})
         return {**out, **self.notify(stored)}

@@ -36,6 +36,8 @@ ATTRIBUTE_DELETES = frozenset({
     "DeleteRolePermissionsBoundary",
     "DeleteUserPermissionsBoundary",
     "DeleteGroupPolicy",
+    "DeleteNetworkAclEntry",  # one entry of an ACL, never the ACL
+    "DeleteRoute",  # one route of a table, never the table
     "DeleteRetentionPolicy",
     "DeleteFunctionConcurrency",
     "DeleteResourcePolicy",

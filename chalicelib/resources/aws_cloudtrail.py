@@ -187,6 +187,7 @@ def _selector_params(declared: Mapping[str, Any]) -> dict[str, Any]:
 @register
 class AwsCloudtrail(ResourcePlugin):
     type = "aws_cloudtrail"
+    deleted_severity = Severity.CRITICAL
     service = "cloudtrail"
     object_kind = KIND
     events = (

@@ -69,6 +69,7 @@ def _tag_map(tags: Any) -> dict[str, str]:
 @register
 class AwsKmsKey(ResourcePlugin):
     type = "aws_kms_key"
+    deleted_severity = Severity.CRITICAL
     service = "kms"
     object_kind = KIND
     events = (

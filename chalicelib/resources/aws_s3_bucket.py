@@ -52,6 +52,7 @@ def is_legacy_schema(attrs: Mapping[str, Any]) -> bool:
 @register
 class AwsS3Bucket(ResourcePlugin):
     type = "aws_s3_bucket"
+    deleted_severity = Severity.CRITICAL
     service = "s3"
     object_kind = c.KIND
     id_attribute = "bucket"

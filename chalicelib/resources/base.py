@@ -165,6 +165,8 @@ class ResourcePlugin:
     revert_permissions: ClassVar[tuple[str, ...]] = ()
     not_revertible: ClassVar[str | None] = None
     gone_codes: ClassVar[frozenset[str]] = frozenset()
+    #: Severity of a ``deleted`` finding (a managed data store or trail deleted is critical).
+    deleted_severity: ClassVar[Severity] = Severity.HIGH
     global_service: ClassVar[bool] = False
 
     # --- declared side -------------------------------------------------------------------------

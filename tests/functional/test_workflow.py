@@ -264,7 +264,8 @@ def test_burst_on_one_resource_is_one_message_updated_in_place(world):
 
 
 def test_policy_revert_is_automatic_and_says_which_rule(aws, env, slack, tmp_path):
-    World(aws, env, slack, tmp_path, DRIFTWARDEN_AUTO_REVERT="true")
+    """Without a decision queue (single process), auto-revert runs inline."""
+    World(aws, env, slack, tmp_path, DRIFTWARDEN_AUTO_REVERT="true", DRIFTWARDEN_QUEUE_URL="")
     ec2 = aws.client("ec2")
     gid = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["web"]}])["SecurityGroups"][0][
         "GroupId"]
@@ -293,3 +294,18 @@ def test_audit_trail_of_a_revert_verifies_and_detects_tampering(world):
     lines[-1] = json.dumps(rec)
     (world.tmp / "audit.jsonl").write_text("\n".join(lines) + "\n")
     assert log.verify(), "an edited record breaks the chain"
+
+
+def test_auto_revert_goes_through_the_decision_queue(aws, env, slack, tmp_path):
+    """With a queue, only the worker (remediator role) reverts; the decision is recorded first."""
+    world = World(aws, env, slack, tmp_path, DRIFTWARDEN_AUTO_REVERT="true")
+    world.ec2.authorize_security_group_ingress(GroupId=world.gid, IpPermissions=SSH)
+    [finding] = wiring.pipeline().process_event(sg_rule_event("AuthorizeSecurityGroupIngress", world.gid, SSH))
+    finding = finding.with_(action=Action.REVERT, extra={"policy_rule": "auto-revert-world-ingress"})
+    assert wiring.workflow().detected(finding)["outcome"] == "auto-revert queued"
+    assert world.ssh_open(), "nothing reverted inline"
+    assert world.click(finding.id).status_code == 200
+    assert "Already decided: revert by <@driftwarden:auto>" in slack.ephemeral[-1]["text"]
+    assert [r["outcome"] for r in world.run_worker()] == ["reverted"]
+    assert not world.ssh_open()
+    assert world.audit_events() == ["detected", "auto-reverted", "notified"]
