@@ -20,8 +20,8 @@ from chalicelib.actions.workflow import Workflow
 from chalicelib.audit import AuditLog, audit_log_from_env
 from chalicelib.aws import ClientFactory
 from chalicelib.config import Settings
-from chalicelib.errors import ConfigError
 from chalicelib.drift.policy import PolicyStore
+from chalicelib.errors import ConfigError
 from chalicelib.notify.slack import SlackNotifier, make_web_client
 from chalicelib.pipeline import Pipeline
 from chalicelib.resources.registry import Registry, default_registry
