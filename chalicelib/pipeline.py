@@ -28,7 +28,7 @@ from chalicelib.models import (
     Status,
 )
 from chalicelib.remediation.executor import execute
-from chalicelib.resources.base import Declared, EventKind, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, LiveContext, ManagedResource, NotRevertible
 from chalicelib.resources.registry import Registry
 from chalicelib.state.index import StateIndex
 from chalicelib.state.source import SourceError, SourceIndex
@@ -225,7 +225,13 @@ class Pipeline:
             changes = list(apply_builtin(changes, actor))
         severity = Severity.highest([c.severity for c in changes])
         top = next(c for c in changes if c.severity is severity)
-        plan = () if owner.not_revertible else owner.plan_revert(ref.object_id, changes, declared, live)
+        not_revertible = owner.not_revertible
+        plan: tuple[Any, ...] = ()
+        if not not_revertible:
+            try:
+                plan = owner.plan_revert(ref.object_id, changes, declared, live)
+            except NotRevertible as exc:
+                not_revertible = str(exc)
         if action is Action.REVERT and not plan:
             action = Action.ALERT
         reason = (f"{len(changes)} attribute change(s) differ from {primary.address}; "
@@ -234,7 +240,7 @@ class Pipeline:
             reason += f"; policy rule {rule_name}" + (" asks for revert" if action is Action.REVERT else "")
         extra = {k: v for k, v in (("channel", channel), ("policy_rule", rule_name)) if v}
         return self._finding(event, info, Status.DRIFT, reason + note, severity=severity, action=action,
-                             changes=tuple(changes), plan=plan, not_revertible=owner.not_revertible,
+                             changes=tuple(changes), plan=plan, not_revertible=not_revertible,
                              kind=ref.object_kind, extra=extra)
 
     # --- the .tf source and the policy file ---------------------------------------------------------

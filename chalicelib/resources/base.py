@@ -40,6 +40,7 @@ __all__ = [
     "Gone",
     "LiveContext",
     "ManagedResource",
+    "NotRevertible",
     "ResourcePlugin",
 ]
 
@@ -147,6 +148,11 @@ class LiveContext(Protocol):
 
 class Gone(Exception):
     """Raised inside ``read_live`` helpers when AWS says the object does not exist."""
+
+
+class NotRevertible(Exception):
+    """Raised by ``plan_revert``: this finding cannot be reverted safely; the message says why and
+    becomes the finding's ``not_revertible`` (shown in Slack instead of a Revert button)."""
 
 
 _THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException",

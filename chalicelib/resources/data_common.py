@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 from chalicelib.drift.diff import RawChange, diff_models
 from chalicelib.drift.normalize import canonical_policy, tags_from_aws
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventSpec, ManagedResource, ResourcePlugin
+from chalicelib.resources.base import Declared, EventSpec, ManagedResource, NotRevertible, ResourcePlugin
 from chalicelib.triggers.cloudtrail import REDACTED
 
 __all__ = [
@@ -72,8 +72,6 @@ class MappedEventSpec(EventSpec):
         return out
 
 
-class NotRevertible(Exception):
-    """Raised while planning: this change cannot be reverted safely (the message says why)."""
 
 
 def arn_parts(value: str) -> list[str] | None:
@@ -184,14 +182,9 @@ class DataPlugin(ResourcePlugin):
         self, object_id: str, changes: list[Change], declared: Declared, live: Mapping[str, Any]
     ) -> tuple[ApiCall, ...]:
         if any(c.sensitive for c in changes):
-            log.info("no revert plan: a sensitive value would be written into the plan",
-                     extra={"type": self.type, "object_id": object_id})
-            return ()
-        try:
-            return tuple(self.revert_calls(object_id, changes, declared, live))
-        except NotRevertible as exc:
-            log.info("no revert plan", extra={"type": self.type, "object_id": object_id, "why": str(exc)})
-            return ()
+            raise NotRevertible("a secret value would have to be written into the revert plan; restore it with "
+                                "terraform apply")
+        return tuple(self.revert_calls(object_id, changes, declared, live))
 
     def revert_calls(
         self, object_id: str, changes: list[Change], declared: Declared, live: Mapping[str, Any]
