@@ -90,3 +90,28 @@ def test_configured_mapping_overrides_inference(member_setup):
     [finding] = pipeline.process_event(
         sg_rule_event("AuthorizeSecurityGroupIngress", gid, WORLD_SSH, account=MEMBER, region="eu-west-1"))
     assert finding.status is Status.UNSUPPORTED
+
+
+def test_same_name_in_two_regions_is_judged_per_region(aws):
+    """ECR repositories are keyed by name: the eu-west-1 event must not see the us-east-1 declaration."""
+    from tests.conftest import make_pipeline
+    from tests.harness.events import cloudtrail_event
+
+    for region in ("us-east-1", "eu-west-1"):
+        aws.client("ecr", region_name=region).create_repository(repositoryName="app",
+                                                                imageTagMutability="IMMUTABLE")
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="regional-states")
+    repo = aws.client("ecr").describe_repositories(repositoryNames=["app"])["repositories"][0]
+    StateBuilder().add("aws_ecr_repository", "app", {
+        "id": "app", "name": "app", "arn": repo["repositoryArn"], "image_tag_mutability": "IMMUTABLE",
+        "image_scanning_configuration": [{"scan_on_push": False}], "encryption_configuration": [
+            {"encryption_type": "AES256", "kms_key": ""}], "force_delete": None, "registry_id": repo["registryId"],
+        "repository_url": repo["repositoryUri"], "tags": None, "tags_all": {}}).put(s3, "regional-states", "ecr.tfstate")
+    aws.client("ecr", region_name="eu-west-1").put_image_tag_mutability(repositoryName="app",
+                                                                      imageTagMutability="MUTABLE")
+    pipeline = make_pipeline(aws, "s3://regional-states/")
+    event = cloudtrail_event("PutImageTagMutability", "ecr.amazonaws.com",
+                             {"repositoryName": "app", "imageTagMutability": "MUTABLE"}, region="eu-west-1")
+    [finding] = pipeline.process_event(event)
+    assert finding.status is Status.UNMANAGED, finding.reason
