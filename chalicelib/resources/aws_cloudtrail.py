@@ -75,16 +75,9 @@ def trail_name(value: str) -> str:
     return value
 
 
-class TrailSpec(EventSpec):
-    """An ``EventSpec`` whose ids are trail names or ARNs, normalized to names (the index key)."""
-
-    def extract(self, record: Mapping[str, Any]) -> list[str]:
-        out: list[str] = []
-        for value in super().extract(record):
-            name = trail_name(value)
-            if name not in out:
-                out.append(name)
-        return out
+def trail_event(source: str, name: str, ids: str, kind: EventKind = EventKind.MODIFY, **kw: Any) -> EventSpec:
+    """An event whose ids are trail names or ARNs, normalized to names (the index key)."""
+    return EventSpec(source, name, ids, kind, transform=lambda value, _record: trail_name(value), **kw)
 
 
 # --- event selectors -----------------------------------------------------------------------------
@@ -191,15 +184,15 @@ class AwsCloudtrail(ResourcePlugin):
     service = "cloudtrail"
     object_kind = KIND
     events = (
-        TrailSpec(CLOUDTRAIL, "StopLogging", _NAME),
-        TrailSpec(CLOUDTRAIL, "StartLogging", _NAME),
-        TrailSpec(CLOUDTRAIL, "UpdateTrail", _NAME),
-        TrailSpec(CLOUDTRAIL, "PutEventSelectors", _TRAIL_NAME),
-        TrailSpec(CLOUDTRAIL, "PutInsightSelectors", _TRAIL_NAME),
-        TrailSpec(CLOUDTRAIL, "AddTags", "requestParameters.resourceId"),
-        TrailSpec(CLOUDTRAIL, "RemoveTags", "requestParameters.resourceId"),
-        TrailSpec(CLOUDTRAIL, "DeleteTrail", _NAME, EventKind.DELETE),
-        TrailSpec(CLOUDTRAIL, "CreateTrail", f"responseElements.name || {_NAME}", EventKind.CREATE),
+        trail_event(CLOUDTRAIL, "StopLogging", _NAME),
+        trail_event(CLOUDTRAIL, "StartLogging", _NAME),
+        trail_event(CLOUDTRAIL, "UpdateTrail", _NAME),
+        trail_event(CLOUDTRAIL, "PutEventSelectors", _TRAIL_NAME),
+        trail_event(CLOUDTRAIL, "PutInsightSelectors", _TRAIL_NAME),
+        trail_event(CLOUDTRAIL, "AddTags", "requestParameters.resourceId"),
+        trail_event(CLOUDTRAIL, "RemoveTags", "requestParameters.resourceId"),
+        trail_event(CLOUDTRAIL, "DeleteTrail", _NAME, EventKind.DELETE),
+        trail_event(CLOUDTRAIL, "CreateTrail", f"responseElements.name || {_NAME}", EventKind.CREATE),
     )
     compared = {
         "enable_logging": Severity.CRITICAL,

@@ -16,10 +16,9 @@ from typing import Any
 from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     arn_parts,
     as_int,
@@ -45,8 +44,8 @@ def log_group_name(value: str, record: Mapping[str, Any]) -> str | None:
     return name[:-2] if name.endswith(":*") else name
 
 
-def _logs(name: str, ids: str = _NAME, kind: EventKind = EventKind.MODIFY, **kw: Any) -> MappedEventSpec:
-    return MappedEventSpec(LOGS, name, ids, kind, transform=log_group_name, **kw)
+def _logs(name: str, ids: str = _NAME, kind: EventKind = EventKind.MODIFY, **kw: Any) -> EventSpec:
+    return EventSpec(LOGS, name, ids, kind, transform=log_group_name, **kw)
 
 
 def _kms(ch: RawChange) -> tuple[Severity, str] | None:

@@ -21,10 +21,9 @@ from typing import Any
 from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     arn_parts,
     as_bool,
@@ -62,9 +61,9 @@ def rds_arn_of(kind: str) -> Any:
     return transform
 
 
-def rds_tag_events(kind: str) -> tuple[MappedEventSpec, ...]:
+def rds_tag_events(kind: str) -> tuple[EventSpec, ...]:
     """RDS tags one ARN per call; each plugin claims the ARNs of its own kind."""
-    return tuple(MappedEventSpec(RDS, name, "requestParameters.resourceName", id_prefix="arn:",
+    return tuple(EventSpec(RDS, name, "requestParameters.resourceName", id_prefix="arn:",
                                  transform=rds_arn_of(kind))
                  for name in ("AddTagsToResource", "RemoveTagsFromResource"))
 
@@ -151,15 +150,15 @@ class AwsDbInstance(DataPlugin):
     _ID = "requestParameters.dBInstanceIdentifier"
     _NEW = f"responseElements.dBInstanceIdentifier || {_ID}"
     events = (
-        MappedEventSpec(RDS, "ModifyDBInstance", _ID, transform=rds_identifier),
-        MappedEventSpec(RDS, "RebootDBInstance", _ID, EventKind.NOOP, transform=rds_identifier,
+        EventSpec(RDS, "ModifyDBInstance", _ID, transform=rds_identifier),
+        EventSpec(RDS, "RebootDBInstance", _ID, EventKind.NOOP, transform=rds_identifier,
                         note="a reboot changes no declared attribute"),
-        MappedEventSpec(RDS, "StartDBInstance", _ID, EventKind.NOOP, transform=rds_identifier,
+        EventSpec(RDS, "StartDBInstance", _ID, EventKind.NOOP, transform=rds_identifier,
                         note="starting a stopped instance changes no declared attribute"),
-        MappedEventSpec(RDS, "DeleteDBInstance", _ID, EventKind.DELETE, transform=rds_identifier),
-        MappedEventSpec(RDS, "CreateDBInstance", _NEW, EventKind.CREATE, transform=rds_identifier),
-        MappedEventSpec(RDS, "CreateDBInstanceReadReplica", _NEW, EventKind.CREATE, transform=rds_identifier),
-        MappedEventSpec(RDS, "RestoreDBInstanceFromDBSnapshot", _NEW, EventKind.CREATE,
+        EventSpec(RDS, "DeleteDBInstance", _ID, EventKind.DELETE, transform=rds_identifier),
+        EventSpec(RDS, "CreateDBInstance", _NEW, EventKind.CREATE, transform=rds_identifier),
+        EventSpec(RDS, "CreateDBInstanceReadReplica", _NEW, EventKind.CREATE, transform=rds_identifier),
+        EventSpec(RDS, "RestoreDBInstanceFromDBSnapshot", _NEW, EventKind.CREATE,
                         transform=rds_identifier),
         *rds_tag_events("db"),
     )

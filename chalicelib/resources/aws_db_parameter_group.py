@@ -21,10 +21,9 @@ from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
 from chalicelib.resources.aws_db_instance import RDS, rds_identifier, rds_tag_calls, rds_tag_events
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     live_tags,
     mark_sensitive_roots,
@@ -51,10 +50,10 @@ class AwsDbParameterGroup(DataPlugin):
     object_kind = KIND
     id_attribute = "name"
     events = (
-        MappedEventSpec(RDS, "ModifyDBParameterGroup", _ID, transform=rds_identifier),
-        MappedEventSpec(RDS, "ResetDBParameterGroup", _ID, transform=rds_identifier),
-        MappedEventSpec(RDS, "CreateDBParameterGroup", _ID, EventKind.CREATE, transform=rds_identifier),
-        MappedEventSpec(RDS, "DeleteDBParameterGroup", _ID, EventKind.DELETE, transform=rds_identifier),
+        EventSpec(RDS, "ModifyDBParameterGroup", _ID, transform=rds_identifier),
+        EventSpec(RDS, "ResetDBParameterGroup", _ID, transform=rds_identifier),
+        EventSpec(RDS, "CreateDBParameterGroup", _ID, EventKind.CREATE, transform=rds_identifier),
+        EventSpec(RDS, "DeleteDBParameterGroup", _ID, EventKind.DELETE, transform=rds_identifier),
         *rds_tag_events("pg"),
     )
     compared = {"parameter": Severity.MEDIUM, "tags": Severity.LOW}

@@ -22,10 +22,9 @@ from typing import Any
 from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import atom, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource, call_aws
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource, call_aws
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     arn_parts,
     as_bool,
@@ -54,8 +53,8 @@ def table_name(value: str, record: Mapping[str, Any]) -> str | None:
     return parts[5].split("/")[1] or None
 
 
-def _spec(name: str, ids: str, kind: EventKind = EventKind.MODIFY, **kw: Any) -> MappedEventSpec:
-    return MappedEventSpec(DDB, name, ids, kind, transform=table_name, **kw)
+def _spec(name: str, ids: str, kind: EventKind = EventKind.MODIFY, **kw: Any) -> EventSpec:
+    return EventSpec(DDB, name, ids, kind, transform=table_name, **kw)
 
 
 _NOOP = "item-level calls change no declared attribute"

@@ -44,16 +44,9 @@ def key_id(value: str) -> str:
     return value
 
 
-class KmsKeySpec(EventSpec):
-    """An ``EventSpec`` whose ids are KMS key ids or ARNs, normalized to key ids (the index key)."""
-
-    def extract(self, record: Mapping[str, Any]) -> list[str]:
-        out: list[str] = []
-        for value in super().extract(record):
-            normalized = key_id(value)
-            if normalized not in out:
-                out.append(normalized)
-        return out
+def key_event(source: str, name: str, ids: str, kind: EventKind = EventKind.MODIFY, **kw: Any) -> EventSpec:
+    """An event whose ids are KMS key ids or ARNs, normalized to key ids (the index key)."""
+    return EventSpec(source, name, ids, kind, transform=lambda value, _record: key_id(value), **kw)
 
 
 def _tag_map(tags: Any) -> dict[str, str]:
@@ -73,17 +66,17 @@ class AwsKmsKey(ResourcePlugin):
     service = "kms"
     object_kind = KIND
     events = (
-        KmsKeySpec(KMS, "PutKeyPolicy", _KEY_ID),
-        KmsKeySpec(KMS, "EnableKeyRotation", _KEY_ID),
-        KmsKeySpec(KMS, "DisableKeyRotation", _KEY_ID),
-        KmsKeySpec(KMS, "EnableKey", _KEY_ID),
-        KmsKeySpec(KMS, "DisableKey", _KEY_ID),
-        KmsKeySpec(KMS, "ScheduleKeyDeletion", _KEY_ID),
-        KmsKeySpec(KMS, "CancelKeyDeletion", _KEY_ID),
-        KmsKeySpec(KMS, "UpdateKeyDescription", _KEY_ID),
-        KmsKeySpec(KMS, "TagResource", _KEY_ID),
-        KmsKeySpec(KMS, "UntagResource", _KEY_ID),
-        KmsKeySpec(KMS, "CreateKey", "responseElements.keyMetadata.keyId", EventKind.CREATE),
+        key_event(KMS, "PutKeyPolicy", _KEY_ID),
+        key_event(KMS, "EnableKeyRotation", _KEY_ID),
+        key_event(KMS, "DisableKeyRotation", _KEY_ID),
+        key_event(KMS, "EnableKey", _KEY_ID),
+        key_event(KMS, "DisableKey", _KEY_ID),
+        key_event(KMS, "ScheduleKeyDeletion", _KEY_ID),
+        key_event(KMS, "CancelKeyDeletion", _KEY_ID),
+        key_event(KMS, "UpdateKeyDescription", _KEY_ID),
+        key_event(KMS, "TagResource", _KEY_ID),
+        key_event(KMS, "UntagResource", _KEY_ID),
+        key_event(KMS, "CreateKey", "responseElements.keyMetadata.keyId", EventKind.CREATE),
     )
     compared = {"policy": Severity.HIGH, "enable_key_rotation": Severity.HIGH,
                 "rotation_period_in_days": Severity.LOW, "is_enabled": Severity.CRITICAL,

@@ -27,10 +27,9 @@ from typing import Any
 from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import parse_policy, policy_grants_public, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     arn_parts,
     as_int,
@@ -76,8 +75,8 @@ def event_function_id(value: str, record: Mapping[str, Any]) -> str | None:
 
 
 def lambda_events(*names: str, kind: EventKind = EventKind.MODIFY,
-                  ids: str = _FN) -> tuple[MappedEventSpec, ...]:
-    return tuple(MappedEventSpec(LAMBDA, n, ids, kind, transform=event_function_id) for n in names)
+                  ids: str = _FN) -> tuple[EventSpec, ...]:
+    return tuple(EventSpec(LAMBDA, n, ids, kind, transform=event_function_id) for n in names)
 
 
 # --- resource policy statements, in aws_lambda_permission's vocabulary ------------------------------
@@ -230,9 +229,9 @@ class AwsLambdaFunction(DataPlugin):
         *lambda_events("CreateFunction", kind=EventKind.CREATE,
                        ids=f"responseElements.functionName || {_FN}"),
         *lambda_events("PublishVersion", kind=EventKind.NOOP),
-        MappedEventSpec(LAMBDA, "TagResource", "requestParameters.resource", id_prefix="arn:",
+        EventSpec(LAMBDA, "TagResource", "requestParameters.resource", id_prefix="arn:",
                         transform=event_function_id),
-        MappedEventSpec(LAMBDA, "UntagResource", "requestParameters.resource", id_prefix="arn:",
+        EventSpec(LAMBDA, "UntagResource", "requestParameters.resource", id_prefix="arn:",
                         transform=event_function_id),
     )
     compared = {

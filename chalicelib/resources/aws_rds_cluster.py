@@ -24,10 +24,9 @@ from chalicelib.resources.aws_db_instance import (
     rds_tag_calls,
     rds_tag_events,
 )
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     as_bool,
     as_int,
@@ -60,13 +59,13 @@ class AwsRdsCluster(DataPlugin):
     object_kind = KIND
     id_attribute = "cluster_identifier"
     events = (
-        MappedEventSpec(RDS, "ModifyDBCluster", _ID, transform=rds_identifier),
-        MappedEventSpec(RDS, "DeleteDBCluster", _ID, EventKind.DELETE, transform=rds_identifier),
-        MappedEventSpec(RDS, "CreateDBCluster", f"responseElements.dBClusterIdentifier || {_ID}",
+        EventSpec(RDS, "ModifyDBCluster", _ID, transform=rds_identifier),
+        EventSpec(RDS, "DeleteDBCluster", _ID, EventKind.DELETE, transform=rds_identifier),
+        EventSpec(RDS, "CreateDBCluster", f"responseElements.dBClusterIdentifier || {_ID}",
                         EventKind.CREATE, transform=rds_identifier),
-        MappedEventSpec(RDS, "RebootDBCluster", _ID, EventKind.NOOP, transform=rds_identifier,
+        EventSpec(RDS, "RebootDBCluster", _ID, EventKind.NOOP, transform=rds_identifier,
                         note="a reboot changes no declared attribute"),
-        MappedEventSpec(RDS, "FailoverDBCluster", _ID, EventKind.NOOP, transform=rds_identifier,
+        EventSpec(RDS, "FailoverDBCluster", _ID, EventKind.NOOP, transform=rds_identifier,
                         note="a failover changes no declared attribute"),
         *rds_tag_events("cluster"),
     )

@@ -23,10 +23,9 @@ from typing import Any
 from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import canonical_policy, policy_grants_public, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     arn_parts,
     as_bool,
@@ -57,8 +56,8 @@ def topic_arn(value: str, record: Mapping[str, Any]) -> str | None:
 
 
 def sns_events(*names: str, ids: str = _TOPIC, kind: EventKind = EventKind.MODIFY,
-               **kw: Any) -> tuple[MappedEventSpec, ...]:
-    return tuple(MappedEventSpec(SNS, n, ids, kind, transform=topic_arn, **kw) for n in names)
+               **kw: Any) -> tuple[EventSpec, ...]:
+    return tuple(EventSpec(SNS, n, ids, kind, transform=topic_arn, **kw) for n in names)
 
 
 POLICY_EVENTS = sns_events("SetTopicAttributes", "AddPermission", "RemovePermission")

@@ -21,10 +21,9 @@ from typing import Any
 from chalicelib.drift.diff import RawChange
 from chalicelib.drift.normalize import canonical_policy, parse_policy, policy_grants_public, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventKind, Gone, LiveContext, ManagedResource
+from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource
 from chalicelib.resources.data_common import (
     DataPlugin,
-    MappedEventSpec,
     NotRevertible,
     as_bool,
     as_int,
@@ -58,8 +57,8 @@ def queue_url(value: str, record: Mapping[str, Any]) -> str | None:
 
 
 def sqs_events(*names: str, kind: EventKind = EventKind.MODIFY,
-               ids: str = _URL) -> tuple[MappedEventSpec, ...]:
-    return tuple(MappedEventSpec(SQS, n, ids, kind, transform=queue_url) for n in names)
+               ids: str = _URL) -> tuple[EventSpec, ...]:
+    return tuple(EventSpec(SQS, n, ids, kind, transform=queue_url) for n in names)
 
 
 POLICY_EVENTS = sqs_events("SetQueueAttributes", "AddPermission", "RemovePermission")

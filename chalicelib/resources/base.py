@@ -45,6 +45,10 @@ __all__ = [
 ]
 
 
+#: Values CloudTrail exports put where an id was redacted.
+REDACTED_IDS = frozenset({"...", "REDACTED", "HIDDEN_DUE_TO_SECURITY_REASONS"})
+
+
 class EventKind(str, Enum):
     MODIFY = "modify"  # may change declared attributes: compare
     CREATE = "create"  # creates an object: unmanaged unless some state declares it
@@ -67,6 +71,10 @@ class EventSpec:
     kind: EventKind = EventKind.MODIFY
     id_prefix: str | None = None
     note: str = ""
+    #: Rewrites each extracted id into the index key (an ARN or mixed-case name → the state's id);
+    #: ``None`` drops a value that names another kind of object. Redacted ids pass through unchanged.
+    transform: Callable[[str, Mapping[str, Any]], str | None] | None = field(
+        default=None, compare=False, hash=False, repr=False)
 
     @cached_property
     def compiled(self) -> Any:
@@ -82,6 +90,11 @@ class EventSpec:
             text = str(value)
             if self.id_prefix and not text.startswith(self.id_prefix):
                 continue
+            if self.transform is not None and text not in REDACTED_IDS:
+                new = self.transform(text, record)
+                if not new:
+                    continue
+                text = new
             if text not in out:
                 out.append(text)
         return out

@@ -3,7 +3,8 @@
 Why a helper module: these types compare many plain attributes, so they share one diff with
 value-based severity rules, one "all or nothing" revert planner and a few id rewriters.
 
-- ``MappedEventSpec`` rewrites the ids an event names into the form ``object_id()`` returns (an
+- ``EventSpec(transform=...)`` rewrites the ids an event names into the form ``object_id()``
+  returns (an
   ARN into a name, a subscription ARN into its topic ARN, a mixed-case RDS identifier into the
   lower-case one AWS stores). The JMESPath in ``ids`` still says where the raw id comes from.
 - ``DataPlugin.diff`` ignores private model keys (``_arn``, ...: context for plans, never
@@ -17,18 +18,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from chalicelib.drift.diff import RawChange, diff_models
 from chalicelib.drift.normalize import canonical_policy, tags_from_aws
 from chalicelib.models import ApiCall, Change, Severity
-from chalicelib.resources.base import Declared, EventSpec, ManagedResource, NotRevertible, ResourcePlugin
-from chalicelib.triggers.cloudtrail import REDACTED
+from chalicelib.resources.base import Declared, ManagedResource, NotRevertible, ResourcePlugin
 
 __all__ = [
     "DataPlugin",
-    "MappedEventSpec",
     "NotRevertible",
     "Rule",
     "arn_parts",
@@ -46,32 +44,6 @@ log = logging.getLogger(__name__)
 
 Rule = Callable[[RawChange], "tuple[Severity, str] | None"]
 Transform = Callable[[str, Mapping[str, Any]], "str | None"]
-
-
-@dataclass(frozen=True)
-class MappedEventSpec(EventSpec):
-    """An ``EventSpec`` whose raw ids are rewritten by ``transform(value, record)``.
-
-    ``transform`` returns the object id, or ``None`` to drop a value that names another kind of
-    object (an RDS cluster ARN seen by the DB-instance plugin). Redacted ids pass through unchanged
-    so the pipeline can say "redacted". ``id_prefix`` still applies to the raw value; set it (e.g.
-    ``"arn:"``) when a dropped value is normal, so an empty result is not reported as an error.
-    """
-
-    transform: Transform | None = None
-
-    def extract(self, record: Mapping[str, Any]) -> list[str]:
-        raw = super().extract(record)
-        if self.transform is None:
-            return raw
-        out: list[str] = []
-        for value in raw:
-            new = value if value in REDACTED else self.transform(value, record)
-            if new and new not in out:
-                out.append(new)
-        return out
-
-
 
 
 def arn_parts(value: str) -> list[str] | None:

@@ -15,13 +15,13 @@ from typing import Any
 
 from chalicelib.errors import EventError
 from chalicelib.models import Actor
-from chalicelib.resources.base import EventKind
+from chalicelib.resources.base import REDACTED_IDS, EventKind
 from chalicelib.resources.registry import Registry, normalize_event_name
 
 __all__ = ["CloudTrailEvent", "Ref", "eventbridge_pattern", "iter_records", "parse_event", "resolve_refs"]
 
 _CONSOLE_UA = re.compile(r"console\.|signin\.amazonaws\.com|^Mozilla/", re.IGNORECASE)
-REDACTED = {"...", "REDACTED", "HIDDEN_DUE_TO_SECURITY_REASONS"}
+REDACTED = REDACTED_IDS
 
 
 class _CI(dict[str, Any]):
