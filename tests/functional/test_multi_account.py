@@ -107,7 +107,8 @@ def test_same_name_in_two_regions_is_judged_per_region(aws):
         "id": "app", "name": "app", "arn": repo["repositoryArn"], "image_tag_mutability": "IMMUTABLE",
         "image_scanning_configuration": [{"scan_on_push": False}], "encryption_configuration": [
             {"encryption_type": "AES256", "kms_key": ""}], "force_delete": None, "registry_id": repo["registryId"],
-        "repository_url": repo["repositoryUri"], "tags": None, "tags_all": {}}).put(s3, "regional-states", "ecr.tfstate")
+        "repository_url": repo["repositoryUri"], "tags": None, "tags_all": {}},
+    ).put(s3, "regional-states", "ecr.tfstate")
     aws.client("ecr", region_name="eu-west-1").put_image_tag_mutability(repositoryName="app",
                                                                       imageTagMutability="MUTABLE")
     pipeline = make_pipeline(aws, "s3://regional-states/")
