@@ -156,3 +156,63 @@ def test_create_unmanaged_and_delete_managed(stack):
                                                         {"_return": True}))
     assert deleted.status is Status.DELETED
     assert deleted.resource.address == "module.net.aws_security_group.web"
+
+
+@pytest.fixture
+def rule_stack(aws):
+    """A group whose rules live only in rule resources: a legacy aws_security_group_rule (ingress)
+    and an aws_vpc_security_group_egress_rule (egress)."""
+    ec2, s3 = aws.client("ec2"), aws.client("s3")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    gid = ec2.create_security_group(GroupName="db", Description="db", VpcId=vpc)["GroupId"]
+    group = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+    pg = {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+    https_out = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[pg])
+    ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[https_out])
+    s3.create_bucket(Bucket="rules-state")
+    state = StateBuilder()
+    state.add("aws_security_group", "db", sg_attributes(group, ingress=[], egress=[]))
+    state.add("aws_security_group_rule", "pg", {
+        "id": "sgrule-1234567890", "type": "ingress", "security_group_id": gid, "protocol": "tcp",
+        "from_port": 5432, "to_port": 5432, "cidr_blocks": ["10.0.0.0/8"], "ipv6_cidr_blocks": None,
+        "prefix_list_ids": [], "source_security_group_id": None, "self": False, "description": None,
+        "security_group_rule_id": "sgr-0aaaaaaaaaaaaaaa1", "timeouts": None})
+    state.add("aws_vpc_security_group_egress_rule", "https_out", {
+        "id": "sgr-0bbbbbbbbbbbbbbb2", "security_group_id": gid, "ip_protocol": "tcp", "from_port": 443,
+        "to_port": 443, "cidr_ipv4": "0.0.0.0/0", "cidr_ipv6": None, "prefix_list_id": None,
+        "referenced_security_group_id": None, "description": None, "tags": None, "tags_all": {}})
+    state.put(s3, "rules-state", "db.tfstate")
+    return make_pipeline(aws, "s3://rules-state/db.tfstate"), ec2, gid, pg, https_out
+
+
+def test_rules_declared_only_in_rule_resources_are_in_sync(rule_stack):
+    pipeline, _, gid, pg, https_out = rule_stack
+    [ingress] = pipeline.process_event(sg_rule_event("AuthorizeSecurityGroupIngress", gid, [pg]))
+    [egress] = pipeline.process_event(sg_rule_event("AuthorizeSecurityGroupEgress", gid, [https_out]))
+    assert ingress.status is Status.IN_SYNC and egress.status is Status.IN_SYNC, (ingress.reason, egress.reason)
+
+
+def test_legacy_rule_revoked_by_hand_is_drift_and_revert_restores_it(rule_stack):
+    pipeline, ec2, gid, pg, _ = rule_stack
+    ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[pg])
+    event = sg_rule_event("RevokeSecurityGroupIngress", gid, [pg])
+    [finding] = pipeline.process_event(event)
+    assert finding.status is Status.DRIFT and finding.severity is Severity.MEDIUM
+    assert [(c.path, c.live, c.rule) for c in finding.changes] == [("ingress", None, "ingress-rule-removed")]
+    assert finding.changes[0].declared["cidr_blocks"] == ["10.0.0.0/8"]
+    assert [c.operation for c in finding.plan] == ["AuthorizeSecurityGroupIngress"]
+    assert pipeline.revert(finding).status is RemediationStatus.REVERTED
+    assert pipeline.process_event(event)[0].status is Status.IN_SYNC
+
+
+def test_undeclared_egress_next_to_an_egress_rule_resource_is_drift(rule_stack):
+    pipeline, ec2, gid, _, _ = rule_stack
+    smtp = [{"IpProtocol": "tcp", "FromPort": 25, "ToPort": 25, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=smtp)
+    event = sg_rule_event("AuthorizeSecurityGroupEgress", gid, smtp)
+    [finding] = pipeline.process_event(event)
+    assert finding.status is Status.DRIFT and finding.severity is Severity.MEDIUM
+    assert [(c.path, c.live["from_port"], c.rule) for c in finding.changes] == [("egress", 25, "egress-rule-added")]
+    assert pipeline.revert(finding).status is RemediationStatus.REVERTED
+    assert pipeline.process_event(event)[0].status is Status.IN_SYNC
