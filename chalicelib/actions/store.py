@@ -333,8 +333,3 @@ def dynamo_store(table: Any, clock: Callable[[], float] = time.time) -> FindingS
 
 def file_store(root: str | os.PathLike[str], clock: Callable[[], float] = time.time) -> FindingStore:
     return FindingStore(FileKV(root), clock)
-
-
-# Older names, kept for callers written against the first version of this module.
-FileFindingStore = file_store
-DynamoFindingStore = dynamo_store

@@ -20,7 +20,7 @@ from typing import Any
 import hcl2
 import pytest
 
-from chalicelib.actions.store import DynamoFindingStore, FileFindingStore
+from chalicelib.actions.store import Put, dynamo_store, file_store
 from chalicelib.audit import FileAuditLog
 from chalicelib.gate import parse_plan, run_gate
 from chalicelib.models import MASK, Action, Actor, Change, Finding, ResourceInfo, Severity, Status
@@ -76,15 +76,15 @@ def change_of(doc: dict[str, Any], address: str) -> dict[str, Any]:
 
 def store_with(tmp_path: Path, open_: list[Finding] = (), approved: list[Finding] = (),
                other: list[tuple[Finding, str]] = ()):
-    store = FileFindingStore(tmp_path / "findings")
+    store = file_store(tmp_path / "findings")
     for f in open_:
-        assert store.put(f)
+        assert store.put(f)[0] is Put.NEW
     for f in approved:
-        assert store.put(f)
+        assert store.put(f)[0] is Put.NEW
         assert store.decide(f.id, {"action": "approve", "user": "U0APPROVER", "at": "2024-06-02T17:03:00Z"})
         store.finish(f.id, "approved", {"user": "U0APPROVER"})
     for f, state in other:
-        assert store.put(f)
+        assert store.put(f)[0] is Put.NEW
         store.finish(f.id, state, {})
     return store
 
@@ -362,15 +362,15 @@ def test_dynamodb_store_is_listed_with_a_scan(aws, tmp_path):
     table = aws.resource("dynamodb").create_table(
         TableName="driftwarden-findings", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
-    store = DynamoFindingStore(table)
-    assert store.put(OPEN_SSH) and store.put(OWNER_TAG)
+    store = dynamo_store(table)
+    assert store.put(OPEN_SSH)[0] is Put.NEW and store.put(OWNER_TAG)[0] is Put.NEW
     assert store.decide(OWNER_TAG.id, {"action": "approve", "user": "U1", "at": "2024-06-02T17:00:00Z"})
     store.finish(OWNER_TAG.id, "approved", {"user": "U1"})
     assert {s.finding.id: s.state for s in store.all()} == {OPEN_SSH.id: "open", OWNER_TAG.id: "approved"}
     code, out, _ = gate(str(PLAN), store, fmt="json")
     assert code == 1
     assert {v["kind"] for v in json.loads(out)["blocked"]} == {"pending-drift", "accepted-drift-not-codified"}
-    broken = DynamoFindingStore(aws.resource("dynamodb").Table("no-such-table"))
+    broken = dynamo_store(aws.resource("dynamodb").Table("no-such-table"))
     code, _, err = gate(str(PLAN), broken)
     assert code == 2 and "cannot read the findings store" in err
 
@@ -397,8 +397,8 @@ def test_finding_from_the_pipeline_blocks_the_plan_that_would_revert_it(aws, tmp
     [found] = make_pipeline(aws, "s3://acme-tfstate/prod/").process_event(
         sg_rule_event("AuthorizeSecurityGroupIngress", gid, world_ssh))
     assert found.status is Status.DRIFT
-    store = FileFindingStore(tmp_path / "findings")
-    assert store.put(found)
+    store = file_store(tmp_path / "findings")
+    assert store.put(found)[0] is Put.NEW
     plan_text = PLAN.read_text().replace(GID, gid)
     code, out, _ = gate(write_plan(tmp_path, plan_text), store, fmt="json")
     assert code == 1, out
