@@ -216,6 +216,28 @@ class AwsDbInstance(DataPlugin):
             return None
         return self.live_model(found[0])
 
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """One paginated DescribeDBInstances per 100 identifiers (a db-instance-id filter tolerates
+        missing ones)."""
+        out: dict[str, dict[str, Any] | None] = dict.fromkeys(object_ids)
+        for start in range(0, len(object_ids), 100):
+            chunk = object_ids[start:start + 100]
+            marker: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"Filters": [{"Name": "db-instance-id", "Values": chunk}],
+                                          "MaxRecords": 100}
+                if marker:
+                    kwargs["Marker"] = marker
+                resp = self.call(ctx, "describe_db_instances", **kwargs)
+                for inst in resp.get("DBInstances", []):
+                    oid = str(inst.get("DBInstanceIdentifier", "")).lower()
+                    if oid in out and str(inst.get("DBInstanceStatus", "")).lower() not in GONE_STATUSES:
+                        out[oid] = self.live_model(inst)
+                marker = resp.get("Marker")
+                if not marker:
+                    break
+        return out
+
     @staticmethod
     def live_model(inst: Mapping[str, Any]) -> dict[str, Any]:
         pending = inst.get("PendingModifiedValues") or {}

@@ -143,11 +143,41 @@ class AwsInstance(ResourcePlugin):
             instances = [i for r in reservations for i in r.get("Instances", [])]
             if not instances or instances[0].get("State", {}).get("Name") in GONE_STATES:
                 return None
-            inst = instances[0]
-            attrs = {name: self.call(ctx, "describe_instance_attribute", InstanceId=object_id, Attribute=name)
-                     for name in ("disableApiTermination", "disableApiStop", "userData")}
+            return self._model(ctx, instances[0])
         except Gone:
             return None
+
+    def read_live_many(self, ctx: LiveContext, object_ids: list[str]) -> dict[str, dict[str, Any] | None]:
+        """One paginated DescribeInstances per 200 ids (an instance-id filter tolerates missing ids).
+
+        The three attributes DescribeInstances does not return (termination and stop protection,
+        user data) have no batch API: DescribeInstanceAttribute takes one instance and one attribute,
+        so they still cost three calls per instance."""
+        out: dict[str, dict[str, Any] | None] = dict.fromkeys(object_ids)
+        for start in range(0, len(object_ids), 200):
+            chunk = object_ids[start:start + 200]
+            token: str | None = None
+            while True:
+                kwargs: dict[str, Any] = {"Filters": [{"Name": "instance-id", "Values": chunk}],
+                                          "MaxResults": 1000}
+                if token:
+                    kwargs["NextToken"] = token
+                resp = self.call(ctx, "describe_instances", **kwargs)
+                for inst in (i for r in resp.get("Reservations", []) for i in r.get("Instances", [])):
+                    if inst.get("InstanceId") in out and inst.get("State", {}).get("Name") not in GONE_STATES:
+                        try:
+                            out[inst["InstanceId"]] = self._model(ctx, inst)
+                        except Gone:
+                            out[inst["InstanceId"]] = None
+                token = resp.get("NextToken")
+                if not token:
+                    break
+        return out
+
+    def _model(self, ctx: LiveContext, inst: Mapping[str, Any]) -> dict[str, Any]:
+        object_id = inst["InstanceId"]
+        attrs = {name: self.call(ctx, "describe_instance_attribute", InstanceId=object_id, Attribute=name)
+                 for name in ("disableApiTermination", "disableApiStop", "userData")}
         user_data = attribute_value(attrs["userData"], "UserData") or None
         meta = inst.get("MetadataOptions") or {}
         return {
