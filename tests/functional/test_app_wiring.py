@@ -103,3 +103,27 @@ def test_redelivered_event_does_not_alert_twice(deployed, slack):
     again = client.redeliver().payload["findings"]
     assert again == [{"id": finding_id, "status": "drift", "notified": False, "duplicate": True}]
     assert len(slack.posts()) == 1
+
+
+def test_logs_are_json_with_the_cloudtrail_event_id_as_correlation_id(aws, env, slack, capfd):
+    ec2, s3 = aws.client("ec2"), aws.client("s3")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    gid = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    group = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+    s3.create_bucket(Bucket="state")
+    StateBuilder().add("aws_security_group", "web", sg_attributes(group, ingress=[], egress=[])).put(
+        s3, "state", "app.tfstate")
+    env(DRIFTWARDEN_STATE="s3://state/app.tfstate")
+    event = sg_rule_event("AuthorizeSecurityGroupIngress", gid, WORLD_SSH,
+                          event_id="0f1e2d3c-aaaa-bbbb-cccc-1234567890ab")
+    from app import app
+
+    with Client(app) as client:
+        client.lambda_.invoke("on_cloudtrail", event)
+    import json
+
+    logs = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    finding_logs = [x for x in logs if x.get("message") == "finding"]
+    assert finding_logs, logs
+    assert finding_logs[0]["correlation_id"] == "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
+    assert finding_logs[0]["function_name"] == "on_cloudtrail" and finding_logs[0]["status"] == "in_sync"
