@@ -34,7 +34,7 @@ def check(capsys: pytest.CaptureFixture[str], *files: Path | str) -> tuple[int, 
     return code, capsys.readouterr().out.splitlines()
 
 
-# === driftwarden policy check ================================================================================
+# === driftwarden policy check ===============================================================================
 def test_there_are_shipped_examples() -> None:
     assert len(EXAMPLES) >= 4
 
@@ -74,7 +74,7 @@ def test_the_error_format_documented_in_policy_md(tmp_path: Path, capsys: pytest
     path.write_text(DOCS_EXAMPLE)
     code, lines = check(capsys, path)
     assert code == 1
-    assert [line.split(":", 2)[:2] for line in lines] == [[str(path), "4"], [str(path), "7"], [str(path), "13"]]
+    assert [line.split(":", 2)[:2] for line in lines] == [[str(path), n] for n in ("4", "7", "13")]
     assert lines[0].startswith(f'{path}:4: unknown matcher typ in match block of rule "asg" (did you mean '
                                "type?); expected one of: type, address, module")
     assert lines[1] == (f"{path}:7: action 'revrt' of rule \"asg\" is not one of: ignore, alert, revert "
@@ -181,7 +181,7 @@ def test_a_bad_file_fails_the_run_and_good_ones_still_say_ok(tmp_path: Path,
     assert out[2].startswith(f"{missing}: cannot read policy")
 
 
-# === a broken policy at run time never mutes drift ============================================================
+# === a broken policy at run time never mutes drift ==========================================================
 @pytest.fixture(scope="module")
 def account(aws_module: boto3.session.Session) -> Iterator[boto3.session.Session]:
     aws_module.client("s3").create_bucket(Bucket=STATE_BUCKET)
@@ -209,7 +209,8 @@ def managed_queue(account: boto3.session.Session) -> tuple[str, str]:
 
 def tag_drift(account: boto3.session.Session, url: str) -> dict[str, Any]:
     account.client("sqs").tag_queue(QueueUrl=url, Tags={"team": "someone-else"})
-    return cloudtrail_event("TagQueue", "sqs.amazonaws.com", {"queueUrl": url, "tags": {"team": "someone-else"}})
+    return cloudtrail_event("TagQueue", "sqs.amazonaws.com",
+                            {"queueUrl": url, "tags": {"team": "someone-else"}})
 
 
 def judged(event: dict[str, Any]) -> Finding:
@@ -217,12 +218,15 @@ def judged(event: dict[str, Any]) -> Finding:
     return finding
 
 
-def test_a_valid_policy_would_have_ignored_it(account: boto3.session.Session, env: Any, tmp_path: Path) -> None:
+MUTE = 'rule "mute-team-tag" {\n  match {\n    attribute = ["tags.team"]\n  }\n  action = "ignore"\n}\n'
+
+
+def test_a_valid_policy_would_have_ignored_it(account: boto3.session.Session, env: Any,
+                                              tmp_path: Path) -> None:
     """The control for the tests below: with this rule readable, the change is ignored."""
     url, state = managed_queue(account)
     policy = tmp_path / "policy.hcl"
-    policy.write_text('rule "mute-team-tag" {\n  match {\n    attribute = ["tags.team"]\n  }\n'
-                      '  action = "ignore"\n}\n')
+    policy.write_text(MUTE)
     env(DRIFTWARDEN_STATE=state, DRIFTWARDEN_POLICY=str(policy))
     finding = judged(tag_drift(account, url))
     assert finding.status is Status.IGNORED
@@ -231,10 +235,8 @@ def test_a_valid_policy_would_have_ignored_it(account: boto3.session.Session, en
 
 BROKEN = {
     # the same ignore rule, then a typo further down: nothing in the file may apply
-    "invalid": ('rule "mute-team-tag" {\n  match {\n    attribute = ["tags.team"]\n  }\n  action = "ignore"\n}\n\n'
-                'rule "later" {\n  severity = "hihg"\n}\n', "policy.hcl:9: severity 'hihg'"),
-    "syntax-error": ('rule "mute-team-tag" {\n  match {\n    attribute = ["tags.team"]\n  }\n  action = "ignore"\n',
-                     "policy.hcl"),
+    "invalid": (MUTE + '\nrule "later" {\n  severity = "hihg"\n}\n', "policy.hcl:9: severity 'hihg'"),
+    "syntax-error": (MUTE[:-2], "policy.hcl"),  # the closing brace is missing
     "not-utf8": ("\udcff", "not UTF-8 text"),
 }
 
@@ -249,17 +251,19 @@ def test_a_broken_policy_file_never_mutes_drift(account: boto3.session.Session, 
     env(DRIFTWARDEN_STATE=state, DRIFTWARDEN_POLICY=str(policy))
     finding = judged(tag_drift(account, url))
     assert finding.status is Status.DRIFT and finding.severity is Severity.LOW
-    assert [(c.path, c.declared, c.live) for c in finding.changes] == [("tags.team", "orders", "someone-else")]
+    assert [(c.path, c.declared, c.live) for c in finding.changes] == [
+        ("tags.team", "orders", "someone-else")]
     assert "policy file unreadable (" in finding.reason, finding.reason
     assert detail in finding.reason, finding.reason
     assert finding.reason.endswith("built-in rules applied"), finding.reason
 
 
 @pytest.mark.parametrize("location", ["local-missing", "s3-missing"])
-def test_an_unreadable_policy_location_never_mutes_drift(account: boto3.session.Session, env: Any, tmp_path: Path,
-                                                         location: str) -> None:
+def test_an_unreadable_policy_location_never_mutes_drift(account: boto3.session.Session, env: Any,
+                                                         tmp_path: Path, location: str) -> None:
     url, state = managed_queue(account)
-    where = str(tmp_path / "nowhere.hcl") if location == "local-missing" else f"s3://{STATE_BUCKET}/no/such/policy.hcl"
+    where = {"local-missing": str(tmp_path / "nowhere.hcl"),
+             "s3-missing": f"s3://{STATE_BUCKET}/no/such/policy.hcl"}[location]
     env(DRIFTWARDEN_STATE=state, DRIFTWARDEN_POLICY=where)
     finding = judged(tag_drift(account, url))
     assert finding.status is Status.DRIFT and finding.severity is Severity.LOW
@@ -267,9 +271,8 @@ def test_an_unreadable_policy_location_never_mutes_drift(account: boto3.session.
     assert finding.reason.endswith("built-in rules applied"), finding.reason
 
 
-def test_replay_prints_the_drift_and_why_the_policy_did_not_apply(account: boto3.session.Session, env: Any,
-                                                                   tmp_path: Path,
-                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_prints_the_drift_and_why_the_policy_did_not_apply(
+        account: boto3.session.Session, env: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url, state = managed_queue(account)
     policy = tmp_path / "policy.hcl"
     policy.write_text('rule "mute" {\n  acton = "ignore"\n}\n')

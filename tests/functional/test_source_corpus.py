@@ -140,7 +140,8 @@ def judge(pipeline: Pipeline, kind: str, oid: str, resources: list[ManagedResour
                           live_cache={oid: live})
 
 
-def declared_model(pipeline: Pipeline, kind: str, oid: str, resources: list[ManagedResource]) -> dict[str, Any]:
+def declared_model(pipeline: Pipeline, kind: str, oid: str,
+                   resources: list[ManagedResource]) -> dict[str, Any]:
     return copy.deepcopy(pipeline.declared(kind, oid, resources).model)
 
 
@@ -151,6 +152,8 @@ def test_every_corpus_state_is_judged_with_its_source(account: Any, env: Any, st
     source = source_dir_for(state)
     pipeline = corpus_pipeline(env, state, source)
     heads = resource_heads(source)
+    source_index = pipeline.source
+    assert source_index is not None
     found = judged = 0
     for kind, oid, resources in objects(pipeline):
         finding = judge(pipeline, kind, oid, resources, declared_model(pipeline, kind, oid, resources))
@@ -159,7 +162,7 @@ def test_every_corpus_state_is_judged_with_its_source(account: Any, env: Any, st
         for res in resources:
             modules, _, tf_type, name = parse_address(res.address)
             try:
-                got = pipeline.source.lookup(res.state_url, res.address)  # type: ignore[union-attr]
+                got = source_index.lookup(res.state_url, res.address)
             except SourceError as exc:
                 assert modules or (tf_type, name) not in heads, (res.address, str(exc))
                 assert exc.file.startswith(str(source)), exc.file
@@ -206,7 +209,8 @@ def test_an_ignore_changes_added_to_a_corpus_source_is_honoured(account: Any, en
         tags = live.get("tags") if isinstance(live.get("tags"), dict) else {}
         live["tags"] = {**tags, INJECTED: "by hand"}
         loud = judge(plain, kind, oid, resources, copy.deepcopy(live))
-        assert loud.status is Status.DRIFT and [c.path for c in loud.changes] == [f"tags.{INJECTED}"], loud.reason
+        assert loud.status is Status.DRIFT, loud.reason
+        assert [c.path for c in loud.changes] == [f"tags.{INJECTED}"], loud.reason
         assert loud.severity is Severity.LOW
         finding = judge(quiet, kind, oid, resources, live)
         path, line = heads[(tf_type, name)]
@@ -225,7 +229,7 @@ def test_the_corpus_tests_are_not_vacuous() -> None:
     assert len(STATES) >= 20 and len(with_blocks) >= 15
 
 
-# --- end to end on moto: a CloudTrail event, the source beside a real corpus state ----------------------------
+# --- end to end on moto: a CloudTrail event, the source beside a real corpus state --------------------------
 @pytest.fixture
 def corpus_bucket(account: boto3.session.Session) -> Iterator[Any]:
     """The bucket of the corpus state, as its configuration made it (versioning on, SSE-S3), and a
@@ -290,4 +294,5 @@ def test_a_source_that_does_not_parse_falls_back_to_the_state_and_still_reports_
     assert [c.path for c in finding.changes] == ["tags.owner"]
     assert f"source unreadable ({main}:{broken_line}: " in finding.reason, finding.reason
     assert "judged from the state only" in finding.reason
-    assert finding.reason.startswith("1 attribute change(s) differ from aws_s3_bucket.bucket; severity low by rule ")
+    assert finding.reason.startswith("1 attribute change(s) differ from aws_s3_bucket.bucket; "
+                                     "severity low by rule ")

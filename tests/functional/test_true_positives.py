@@ -138,7 +138,8 @@ def set_queue(acct: Account, url: str, **attributes: str) -> dict[str, Any]:
 
 # --- KMS ---------------------------------------------------------------------------------------------------
 KEY_POLICY = {"Version": "2012-10-17", "Id": "orders-key", "Statement": [
-    {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+     "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
      "Action": "kms:*", "Resource": "*"}]}
 
 
@@ -171,7 +172,8 @@ def bucket_attrs(name: str, policy: str = "") -> dict[str, Any]:
         "acceleration_status": "", "acl": None, "arn": f"arn:aws:s3:::{name}", "bucket": name,
         "bucket_domain_name": f"{name}.s3.amazonaws.com", "bucket_prefix": "",
         "bucket_regional_domain_name": f"{name}.s3.{REGION}.amazonaws.com", "cors_rule": [],
-        "force_destroy": False, "grant": [], "hosted_zone_id": "Z3AQBSTGFYJSTF", "id": name, "lifecycle_rule": [],
+        "force_destroy": False, "grant": [], "hosted_zone_id": "Z3AQBSTGFYJSTF", "id": name,
+        "lifecycle_rule": [],
         "logging": [], "object_lock_configuration": [], "object_lock_enabled": False, "policy": policy,
         "region": REGION, "replication_configuration": [], "request_payer": "BucketOwner",
         "server_side_encryption_configuration": [], "tags": None, "tags_all": {}, "timeouts": None,
@@ -241,14 +243,15 @@ def test_shipped_auto_revert_example_reverts_world_open_ingress(acct: Account, v
     assert pipeline.process_event(event)[0].status is Status.IN_SYNC
 
 
-# === S3 ======================================================================================================
+# === S3 =====================================================================================================
 def test_bucket_policy_made_public_is_critical(acct: Account) -> None:
     bucket, doc, pipeline = bucket_with_policy(acct)
-    public = {**doc, "Statement": [*doc["Statement"], {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
-                                                       "Action": "s3:GetObject",
-                                                       "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    public_read = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                   "Resource": f"arn:aws:s3:::{bucket}/*"}
+    public = {**doc, "Statement": [*doc["Statement"], public_read]}
     acct.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(public))
-    finding = drift(pipeline.process_event(s3_event("PutBucketPolicy", bucket, bucketPolicy=public, policy=[""])),
+    finding = drift(pipeline.process_event(s3_event("PutBucketPolicy", bucket, bucketPolicy=public,
+                                                    policy=[""])),
                     Severity.CRITICAL, "bucket-policy-public")
     assert paths(finding) == ["policy"]
 
@@ -259,7 +262,8 @@ def test_resource_policy_changed_is_high(acct: Account) -> None:
         {"Sid": "AccountRead", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
          "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}  # the TLS-only deny is gone
     acct.s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(narrowed))
-    finding = drift(pipeline.process_event(s3_event("PutBucketPolicy", bucket, bucketPolicy=narrowed, policy=[""])),
+    finding = drift(pipeline.process_event(s3_event("PutBucketPolicy", bucket, bucketPolicy=narrowed,
+                                                    policy=[""])),
                     Severity.HIGH, "bucket-policy-changed")
     assert paths(finding) == ["policy"]
 
@@ -267,19 +271,21 @@ def test_resource_policy_changed_is_high(acct: Account) -> None:
 def test_public_access_block_removed_is_critical(acct: Account) -> None:
     bucket = unique("dw-tp-pab")
     acct.s3.create_bucket(Bucket=bucket)
-    on = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    on = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+          "RestrictPublicBuckets": True}
     acct.s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=on)
     pipeline = acct.deploy(StateBuilder().add("aws_s3_bucket_public_access_block", "site", {
         "block_public_acls": True, "block_public_policy": True, "bucket": bucket, "id": bucket,
         "ignore_public_acls": True, "restrict_public_buckets": True}))
     acct.s3.delete_public_access_block(Bucket=bucket)
-    finding = drift(pipeline.process_event(s3_event("DeleteBucketPublicAccessBlock", bucket, publicAccessBlock="")),
+    finding = drift(pipeline.process_event(s3_event("DeleteBucketPublicAccessBlock", bucket,
+                                                    publicAccessBlock="")),
                     Severity.CRITICAL, "bucket-public-access-block-removed")
     assert sorted(paths(finding)) == ["block_public_acls", "block_public_policy", "ignore_public_acls",
                                       "restrict_public_buckets"]
 
 
-# === IAM =====================================================================================================
+# === IAM ====================================================================================================
 TRUST = {"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
 
@@ -301,25 +307,28 @@ def test_admin_policy_attached_is_critical(acct: Account) -> None:
     managed policies are not loaded in this account, so the document is what makes it admin)."""
     iam = acct.client("iam")
     name, pipeline = make_role(acct)
-    everything = iam.create_policy(PolicyName=unique("break-glass"), PolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))["Policy"]["Arn"]
+    star = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    everything = iam.create_policy(PolicyName=unique("break-glass"),
+                                   PolicyDocument=json.dumps(star))["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=name, PolicyArn=everything)
     finding = drift(pipeline.process_event(cloudtrail_event("AttachRolePolicy", IAM, {
         "roleName": name, "policyArn": everything})), Severity.CRITICAL, "admin-policy-attached")
-    assert [(c.path, c.declared, c.live) for c in finding.changes] == [("managed_policy_arns", None, everything)]
+    assert [(c.path, c.declared, c.live) for c in finding.changes] == [
+        ("managed_policy_arns", None, everything)]
 
 
 def test_trust_policy_changed_is_high(acct: Account) -> None:
     name, pipeline = make_role(acct)
     widened = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"}, "Action": "sts:AssumeRole"}]}
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+         "Action": "sts:AssumeRole"}]}
     acct.client("iam").update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(widened))
     finding = drift(pipeline.process_event(cloudtrail_event("UpdateAssumeRolePolicy", IAM, {
         "roleName": name, "policyDocument": json.dumps(widened)})), Severity.HIGH, "trust-policy-changed")
     assert paths(finding) == ["assume_role_policy"]
 
 
-# === KMS =====================================================================================================
+# === KMS ====================================================================================================
 def test_key_disabled_is_critical(acct: Account) -> None:
     kid, state = make_key(acct)
     pipeline = acct.deploy(state)
@@ -337,7 +346,7 @@ def test_key_scheduled_for_deletion_is_critical(acct: Account) -> None:
     assert "pending_deletion" in paths(finding)
 
 
-# === CloudTrail ==============================================================================================
+# === CloudTrail =============================================================================================
 def test_trail_stopped_is_critical(acct: Account) -> None:
     ct = acct.client("cloudtrail")
     name = unique("org-audit")
@@ -345,24 +354,26 @@ def test_trail_stopped_is_critical(acct: Account) -> None:
                           EnableLogFileValidation=True, IncludeGlobalServiceEvents=True)["TrailARN"]
     ct.start_logging(Name=name)
     pipeline = acct.deploy(StateBuilder().add("aws_cloudtrail", "org", {
-        "advanced_event_selector": [], "arn": arn, "cloud_watch_logs_group_arn": "", "cloud_watch_logs_role_arn": "",
-        "enable_log_file_validation": True, "enable_logging": True, "event_selector": [], "home_region": REGION,
-        "id": arn, "include_global_service_events": True, "insight_selector": [], "is_multi_region_trail": True,
+        "advanced_event_selector": [], "arn": arn, "cloud_watch_logs_group_arn": "",
+        "cloud_watch_logs_role_arn": "", "enable_log_file_validation": True, "enable_logging": True,
+        "event_selector": [], "home_region": REGION, "id": arn, "include_global_service_events": True,
+        "insight_selector": [], "is_multi_region_trail": True,
         "is_organization_trail": False, "kms_key_id": "", "name": name, "s3_bucket_name": LOG_BUCKET,
         "s3_key_prefix": "", "sns_topic_name": "", "tags": {}, "tags_all": {}}, module="module.audit"))
     ct.stop_logging(Name=arn)
-    finding = drift(pipeline.process_event(cloudtrail_event("StopLogging", "cloudtrail.amazonaws.com",
-                                                            {"name": arn})), Severity.CRITICAL, "trail-stopped")
+    event = cloudtrail_event("StopLogging", "cloudtrail.amazonaws.com", {"name": arn})
+    finding = drift(pipeline.process_event(event), Severity.CRITICAL, "trail-stopped")
     assert [(c.path, c.declared, c.live) for c in finding.changes] == [("enable_logging", True, False)]
 
 
-# === RDS =====================================================================================================
+# === RDS ====================================================================================================
 def db_state(acct: Account) -> tuple[str, StateBuilder]:
     """A PostgreSQL instance as Terraform made it: private, deletion protection on, 7-day backups."""
     rds = acct.client("rds")
     ident = unique("orders-db")
     rds.create_db_instance(DBInstanceIdentifier=ident, DBInstanceClass="db.t3.micro", Engine="postgres",
-                           AllocatedStorage=20, MasterUsername="app", MasterUserPassword="not-a-real-password",
+                           AllocatedStorage=20, MasterUsername="app",
+                           MasterUserPassword="not-a-real-password",
                            BackupRetentionPeriod=7, DeletionProtection=True, PubliclyAccessible=False)
     inst = rds.describe_db_instances(DBInstanceIdentifier=ident)["DBInstances"][0]
     attrs = {
@@ -378,7 +389,8 @@ def db_state(acct: Account) -> tuple[str, StateBuilder]:
         "instance_class": inst["DBInstanceClass"], "multi_az": inst["MultiAZ"],
         "parameter_group_name": inst["DBParameterGroups"][0]["DBParameterGroupName"],
         "password": "REDACTED-BY-CORPUS-COLLECTOR", "performance_insights_enabled": False, "port": 5432,
-        "publicly_accessible": inst.get("PubliclyAccessible", False), "resource_id": inst.get("DbiResourceId"),
+        "publicly_accessible": inst.get("PubliclyAccessible", False),
+        "resource_id": inst.get("DbiResourceId"),
         "skip_final_snapshot": True, "status": "available", "storage_encrypted": False,
         "storage_type": inst["StorageType"], "tags": {}, "tags_all": {}, "username": "app",
         "vpc_security_group_ids": sorted(g["VpcSecurityGroupId"] for g in inst["VpcSecurityGroups"]),
@@ -395,13 +407,16 @@ def make_db(acct: Account) -> tuple[str, Pipeline]:
     ({"PubliclyAccessible": True}, {"publiclyAccessible": True}, "publicly_accessible", "rds-made-public"),
     ({"DeletionProtection": False}, {"deletionProtection": False}, "deletion_protection",
      "rds-deletion-protection-off"),
-    ({"BackupRetentionPeriod": 0}, {"backupRetentionPeriod": 0}, "backup_retention_period", "rds-backups-off"),
+    ({"BackupRetentionPeriod": 0}, {"backupRetentionPeriod": 0}, "backup_retention_period",
+     "rds-backups-off"),
 ], ids=["publicly-accessible", "deletion-protection-off", "backups-off"])
 def test_rds_exposure_and_data_loss_are_critical(acct: Account, change: dict[str, Any],
-                                                 request_params: dict[str, Any], path: str, rule: str) -> None:
+                                                 request_params: dict[str, Any], path: str,
+                                                 rule: str) -> None:
     ident, pipeline = make_db(acct)
     acct.client("rds").modify_db_instance(DBInstanceIdentifier=ident, ApplyImmediately=True, **change)
-    event = cloudtrail_event("ModifyDBInstance", RDS, {"dBInstanceIdentifier": ident, "applyImmediately": True,
+    event = cloudtrail_event("ModifyDBInstance", RDS, {"dBInstanceIdentifier": ident,
+                                                       "applyImmediately": True,
                                                        **request_params},
                              {"dBInstanceIdentifier": ident, "dBInstanceStatus": "modifying"})
     finding = drift(pipeline.process_event(event), Severity.CRITICAL, rule)
@@ -409,7 +424,7 @@ def test_rds_exposure_and_data_loss_are_critical(acct: Account, change: dict[str
     assert finding.resource.address == "module.data.aws_db_instance.orders"
 
 
-# === DynamoDB ================================================================================================
+# === DynamoDB ===============================================================================================
 def test_point_in_time_recovery_off_is_critical(acct: Account) -> None:
     ddb = acct.client("dynamodb")
     name = unique("orders")
@@ -419,7 +434,8 @@ def test_point_in_time_recovery_off_is_critical(acct: Account) -> None:
     ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
         "PointInTimeRecoveryEnabled": True})
     pipeline = acct.deploy(StateBuilder().add("aws_dynamodb_table", "orders", {
-        "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}", "attribute": [{"name": "pk", "type": "S"}],
+        "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}",
+        "attribute": [{"name": "pk", "type": "S"}],
         "billing_mode": "PAY_PER_REQUEST", "deletion_protection_enabled": True, "global_secondary_index": [],
         "hash_key": "pk", "id": name, "import_table": [], "local_secondary_index": [], "name": name,
         "point_in_time_recovery": [{"enabled": True, "recovery_period_in_days": 35}], "range_key": None,
@@ -433,10 +449,11 @@ def test_point_in_time_recovery_off_is_critical(acct: Account) -> None:
     finding = drift(pipeline.process_event(cloudtrail_event("UpdateContinuousBackups", DDB, {
         "tableName": name, "pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": False}})),
         Severity.CRITICAL, "dynamodb-point-in-time-recovery-off")
-    assert [(c.path, c.declared, c.live) for c in finding.changes] == [("point_in_time_recovery", True, False)]
+    assert [(c.path, c.declared, c.live) for c in finding.changes] == [
+        ("point_in_time_recovery", True, False)]
 
 
-# === Lambda ==================================================================================================
+# === Lambda =================================================================================================
 LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [
     {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
 
@@ -470,20 +487,23 @@ def make_function(acct: Account) -> Function:
         "environment": [], "ephemeral_storage": [{"size": 512}], "file_system_config": [],
         "filename": "build/orders-api.zip", "function_name": name, "handler": cfg["Handler"], "id": name,
         "image_config": [], "image_uri": "", "invoke_arn": f"arn:aws:apigateway:{REGION}:lambda:path/x",
-        "kms_key_arn": "", "last_modified": cfg["LastModified"], "layers": [], "memory_size": cfg["MemorySize"],
+        "kms_key_arn": "", "last_modified": cfg["LastModified"], "layers": [],
+        "memory_size": cfg["MemorySize"],
         "package_type": "Zip", "publish": False, "qualified_arn": cfg["FunctionArn"] + ":$LATEST",
         "reserved_concurrent_executions": -1, "role": cfg["Role"], "runtime": cfg["Runtime"],
         "source_code_hash": cfg["CodeSha256"], "tags": {}, "tags_all": {}, "timeout": cfg["Timeout"],
         "tracing_config": [{"mode": "PassThrough"}], "version": "$LATEST", "vpc_config": []})
     state.add("aws_lambda_function_url", "api", {
-        "authorization_type": "AWS_IAM", "cors": [], "function_arn": cfg["FunctionArn"], "function_name": name,
+        "authorization_type": "AWS_IAM", "cors": [], "function_arn": cfg["FunctionArn"],
+        "function_name": name,
         "function_url": "https://abc.lambda-url.us-east-1.on.aws/", "id": name, "invoke_mode": "BUFFERED",
         "qualifier": "", "timeouts": None, "url_id": "abc"})
     return Function(name, cfg["FunctionArn"], acct.deploy(state))
 
 
 def config_event(fn: Function, **request: Any) -> dict[str, Any]:
-    return cloudtrail_event("UpdateFunctionConfiguration20150331v2", LAMBDA, {"functionName": fn.arn, **request},
+    return cloudtrail_event("UpdateFunctionConfiguration20150331v2", LAMBDA,
+                            {"functionName": fn.arn, **request},
                             {"functionName": fn.name, "functionArn": fn.arn})
 
 
@@ -588,7 +608,7 @@ def test_policy_action_revert(acct: Account, tmp_path: Path) -> None:
     assert pipeline.revert(finding).status is RemediationStatus.REVERTED
 
 
-# === a .tf source never hides what Terraform would plan =======================================================
+# === a .tf source never hides what Terraform would plan =====================================================
 def test_ignoring_one_tag_in_the_source_does_not_hide_another(acct: Account, tmp_path: Path) -> None:
     url, state = make_queue(acct)
     name = url.rsplit("/", 1)[-1]
@@ -650,11 +670,13 @@ def test_local_terraform_apply_the_state_never_recorded_is_drift(acct: Account, 
     key = f"stack-{next(_stacks)}/terraform.tfstate"
     state.serial = 12
     state.put(acct.s3, STATE_BUCKET, key)
-    env(DRIFTWARDEN_STATE=f"s3://{STATE_BUCKET}/{key}", DRIFTWARDEN_IAC_PRINCIPALS="arn:aws:iam::*:role/terraform-*")
+    env(DRIFTWARDEN_STATE=f"s3://{STATE_BUCKET}/{key}",
+        DRIFTWARDEN_IAC_PRINCIPALS="arn:aws:iam::*:role/terraform-*")
     acct.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "900"})
     path = tmp_path / "event.json"
     path.write_text(json.dumps(queue_event(
-        "SetQueueAttributes", url, {"attributes": {"VisibilityTimeout": "900"}}, console=False, user_agent=TF_UA,
+        "SetQueueAttributes", url, {"attributes": {"VisibilityTimeout": "900"}}, console=False,
+        user_agent=TF_UA,
         identity=role_identity("Developer", "alice@example.com"))))
     waited: list[float] = []
     monkeypatch.setattr(cli, "time", types.SimpleNamespace(sleep=waited.append))
@@ -663,7 +685,7 @@ def test_local_terraform_apply_the_state_never_recorded_is_drift(acct: Account, 
     first, recheck = (json.loads(line) for line in capsys.readouterr().out.splitlines())
     assert first["status"] == "skipped" and "deferred" in first["reason"]
     assert recheck["status"] == "drift" and recheck["severity"] == "medium"
-    assert recheck["reason"].startswith(f"Terraform was run outside the pipeline ({TF_UA}) and no state recorded "
-                                        "it: 1 attribute change(s) differ from aws_sqs_queue.orders; severity "
-                                        "medium by rule aws_sqs_queue.visibility_timeout_seconds")
+    assert recheck["reason"].startswith(
+        f"Terraform was run outside the pipeline ({TF_UA}) and no state recorded it: 1 attribute change(s) "
+        "differ from aws_sqs_queue.orders; severity medium by rule aws_sqs_queue.visibility_timeout_seconds")
     assert recheck["changes"] == [{"path": "visibility_timeout_seconds", "declared": 30, "live": 900}]

@@ -72,16 +72,18 @@ ROWS = {
         "216.160.83.56", None, "arn:aws:iam::000000000:user/test@elastic.co",
         ("arn:aws:iam::000000000:user/test@elastic.co",)),
     "iam-user-console": Row(
-        "cloudhsm-CreateCluster-custodian-1.json", "console", "IAMUser", "pratyush.mishra@capitalone.com", True,
-        "204.63.43.37", None, "arn:aws:iam::644160558196:user/pratyush.mishra@capitalone.com",
+        "cloudhsm-CreateCluster-custodian-1.json", "console", "IAMUser", "pratyush.mishra@capitalone.com",
+        True, "204.63.43.37", None, "arn:aws:iam::644160558196:user/pratyush.mishra@capitalone.com",
         ("arn:aws:iam::644160558196:user/pratyush.mishra@capitalone.com",)),
     "iam-user-console-sign-in": Row(
-        "ec2-RevokeSecurityGroupIngress-snsredmine-1.json", "console", "IAMUser", "matt", True, "24.61.240.20",
-        "signin.amazonaws.com", "arn:aws:iam::913835907225:user/matt", ("arn:aws:iam::913835907225:user/matt",)),
+        "ec2-RevokeSecurityGroupIngress-snsredmine-1.json", "console", "IAMUser", "matt", True,
+        "24.61.240.20", "signin.amazonaws.com", "arn:aws:iam::913835907225:user/matt",
+        ("arn:aws:iam::913835907225:user/matt",)),
     "assumed-role-console": Row(
         "ec2-AuthorizeSecurityGroupIngress-panther-1.json", "console", "AssumedRole", "TestAdmin/alan", True,
         "136.25.37.134", None, "arn:aws:sts::112233445566:assumed-role/TestAdmin/alan",
-        ("arn:aws:sts::112233445566:assumed-role/TestAdmin/alan", "arn:aws:iam::112233445566:role/TestAdmin")),
+        ("arn:aws:sts::112233445566:assumed-role/TestAdmin/alan",
+         "arn:aws:iam::112233445566:role/TestAdmin")),
     "assumed-role-cli": Row(
         "rds-ModifyDBInstance-panther-7.json", "cli", "AssumedRole", "DeveloperRole/developer", False,
         "203.0.113.45", None, "arn:aws:sts::123456789012:assumed-role/DeveloperRole/developer",
@@ -95,10 +97,12 @@ ROWS = {
          "arn:aws:iam::062000000000:role/aws-reserved/sso.amazonaws.com/us-west-2/"
          "AWSReservedSSO_Admins_260008d6b2140109")),
     "identity-center-console": Row(
-        "kms-PutKeyPolicy-panther-2.json", "console", "IdentityCenterUser", "example.user", True, "10.0.0.1", None,
+        "kms-PutKeyPolicy-panther-2.json", "console", "IdentityCenterUser", "example.user", True, "10.0.0.1",
+        None,
         "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx/example.user",
         ("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx/example.user",
-         "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx")),
+         "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/"
+         "AWSReservedSSO_ExampleRole_xxxxxxxxxxxxxxxx")),
     "federated-user": Row(
         "lambda-UpdateFunctionCode20150331v2-panther-3.json", "cli", "FederatedUser", "federated-user", False,
         "203.0.113.50", None, "arn:aws:sts::123456789012:federated-user/federated-user",
@@ -116,17 +120,20 @@ ROWS = {
         ("arn:aws:sts::770203350335:assumed-role/Shibboleth-InfraMgt/wrh@bu.edu",
          "arn:aws:iam::770203350335:role/Shibboleth-InfraMgt")),
     "service-linked-role": Row(
-        "ec2-RunInstances-panther-1.json", "aws-service", "AssumedRole", "AWSServiceRoleForAutoScaling/AutoScaling",
-        False, "autoscaling.amazonaws.com", "autoscaling.amazonaws.com",
+        "ec2-RunInstances-panther-1.json", "aws-service", "AssumedRole",
+        "AWSServiceRoleForAutoScaling/AutoScaling", False, "autoscaling.amazonaws.com",
+        "autoscaling.amazonaws.com",
         "arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling",
         ("arn:aws:sts::111122223333:assumed-role/AWSServiceRoleForAutoScaling/AutoScaling",
-         "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")),
+         "arn:aws:iam::111122223333:role/aws-service-role/autoscaling.amazonaws.com/"
+         "AWSServiceRoleForAutoScaling")),
     "service-for-root": Row(
-        "ec2-RunInstances-custodian-3.json", "aws-service", "Root", "root", False, "autoscaling.amazonaws.com",
-        "autoscaling.amazonaws.com", "arn:aws:iam::619193117841:root", ("arn:aws:iam::619193117841:root",)),
+        "ec2-RunInstances-custodian-3.json", "aws-service", "Root", "root", False,
+        "autoscaling.amazonaws.com", "autoscaling.amazonaws.com", "arn:aws:iam::619193117841:root",
+        ("arn:aws:iam::619193117841:root",)),
     "aws-internal-without-a-type": Row(  # MANIFEST's origin here is a guess the record cannot support
-        "kms-SynchronizeMultiRegionKey-awsdocs-1.json", None, None, None, False, "AWS Internal", "AWS Internal",
-        None, ()),
+        "kms-SynchronizeMultiRegionKey-awsdocs-1.json", None, None, None, False, "AWS Internal",
+        "AWS Internal", None, ()),
     "aws-service-type": Row(
         "documented:AWSService", None, "AWSService", "config.amazonaws.com", False, "config.amazonaws.com",
         "config.amazonaws.com", None, ()),
@@ -145,8 +152,9 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
 
 def load(row: Row) -> CloudTrailEvent:
     if row.record in DOCUMENTED:
-        raw = {"eventVersion": "1.08", "userIdentity": DOCUMENTED[row.record], "eventTime": "2026-11-21T09:00:00Z",
-               "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "awsRegion": "us-east-1",
+        raw = {"eventVersion": "1.08", "userIdentity": DOCUMENTED[row.record],
+               "eventTime": "2026-11-21T09:00:00Z", "eventSource": "s3.amazonaws.com",
+               "eventName": "PutBucketPolicy", "awsRegion": "us-east-1",
                "sourceIPAddress": row.source_ip, "userAgent": row.source_ip, "requestParameters": {},
                "responseElements": None, "eventID": "6f2b1f3e-0000-4000-8000-000000000001", "readOnly": False,
                "eventType": "AwsApiCall", "recipientAccountId": "123456789012"}
@@ -219,7 +227,7 @@ def test_wrapped_and_lower_cased_records_attribute_the_same() -> None:
     assert parse_event(lowered).actor == plain
 
 
-# --- the whole corpus: console or not, as MANIFEST.tsv records it ----------------------------------------------
+# --- the whole corpus: console or not, as MANIFEST.tsv records it -------------------------------------------
 _SERVICE_UA = re.compile(r"^[a-z0-9-]+\.amazonaws\.com$")
 
 
@@ -233,7 +241,8 @@ def corpus_by_origin() -> dict[str, list[tuple[str, Actor]]]:
         ua = actor.user_agent or ""
         if how.startswith("console") and ua != "AWS Internal" and not (
                 _SERVICE_UA.match(ua) and not ua.startswith(("console.", "signin."))):
-            out["console"].append((path.name, actor))  # "AWS Internal" or a service's own host name: unknowable
+            # ("AWS Internal" or a service's own host name cannot tell either way)
+            out["console"].append((path.name, actor))
         elif how in ("cli", "sdk/other-programmatic"):
             out["programmatic"].append((path.name, actor))
     return out
@@ -248,10 +257,12 @@ def test_every_console_record_is_attributed_to_the_console() -> None:
     """Includes the S3 console, whose user agent is bracketed (``[S3Console/0.4]``,
     ``[Mozilla/5.0 ...]``), and consoles that name themselves (``AWSConsole``, ``AWS CloudWatch
     Console``, ``EC2ConsoleBackend``)."""
-    missed = [(name, actor.user_agent) for name, actor in corpus_by_origin()["console"] if not actor.via_console]
+    missed = [(name, actor.user_agent) for name, actor in corpus_by_origin()["console"]
+              if not actor.via_console]
     assert missed == [], "\n".join(f"{n}: {ua}" for n, ua in missed)
 
 
 def test_no_cli_or_sdk_record_is_attributed_to_the_console() -> None:
-    wrong = [(name, actor.user_agent) for name, actor in corpus_by_origin()["programmatic"] if actor.via_console]
+    wrong = [(name, actor.user_agent) for name, actor in corpus_by_origin()["programmatic"]
+             if actor.via_console]
     assert wrong == [], wrong
