@@ -202,6 +202,8 @@ class Pipeline:
         if not changes:
             status = Status.IGNORED if why_quiet.startswith("lifecycle") else Status.IN_SYNC
             return self._finding(event, info, status, why_quiet + note, kind=ref.object_kind)
+        policy = self._policy(source_notes)
+        note = ("; " + "; ".join(source_notes)) if source_notes else ""
         actor = event.actor if event else _NO_ACTOR
         subject = Subject(tf_type=primary.type, address=primary.address, module=primary.module,
                           state_url=primary.state_url, account=ref.account or primary.account,
@@ -210,7 +212,6 @@ class Pipeline:
                           actor_arn=actor.arn, actor_arns=event.principal_arns if event else (),
                           actor_type=actor.type, event_name=event.name if event else None)
         action, channel, rule_name = Action.ALERT, None, None
-        policy = self._policy(source_notes)
         if policy is not None:
             decision = policy.decide(subject, changes)
             if not decision.kept:
@@ -224,7 +225,7 @@ class Pipeline:
         else:
             changes = list(apply_builtin(changes, actor))
         severity = Severity.highest([c.severity for c in changes])
-        top = next(c for c in changes if c.severity is severity)
+        top = _closest(event.name if event else None, [c for c in changes if c.severity is severity])
         not_revertible = owner.not_revertible
         plan: tuple[Any, ...] = ()
         if not not_revertible:
@@ -262,12 +263,13 @@ class Pipeline:
 
     def _apply_source(self, declared: Declared, owner_type: str, changes: list[Change]) -> tuple[list[Change], str]:
         """Drop what Terraform would not report: ``lifecycle.ignore_changes`` (the owner's, and a
-        contributor's ``all``), and attributes the owner's block does not set (unless another
-        managed resource contributes them, or they are tags, which provider default_tags feed)."""
+        contributor's ``all``), and Optional+Computed attributes (``plugin.computed``) the owner's
+        block does not set, unless another managed resource contributes them."""
         if not declared.sources:
             return changes, ""
         owner = next((r for r in declared.resources if r.type == owner_type), None)
         owner_src = declared.sources.get(owner.address) if owner else None
+        computed = self.registry.owner(declared.object_kind).computed
         contributed: set[str] = set()
         for res in declared.resources:
             plugin = self.registry.get(res.type)
@@ -281,8 +283,8 @@ class Pipeline:
             top = change.path.split(".", 1)[0]
             if owner_src is not None and owner_src.ignores(change.path):
                 ignored.append(change.path)
-            elif (owner_src is not None and owner is not None and top not in owner_src.configured
-                  and top not in contributed and top not in ("tags", "tags_all") and top in owner.attributes):
+            elif (owner_src is not None and top in computed and top not in owner_src.configured
+                  and top not in contributed):
                 unset.append(change.path)
             else:
                 kept.append(change)
@@ -414,6 +416,19 @@ class Pipeline:
 
     def _bare(self, status: Status, reason: str) -> Finding:
         return self._finding(None, None, status, reason)
+
+
+def _words(text: str) -> set[str]:
+    return {w[:5] for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text).lower()) if w}
+
+
+def _closest(event_name: str | None, changes: list[Change]) -> Change:
+    """Of equally severe changes, the one whose rule is closest to the call that was made (so
+    ScheduleKeyDeletion is explained by key-scheduled-for-deletion, not by the key it also disabled)."""
+    if not event_name or len(changes) == 1:
+        return changes[0]
+    called = _words(event_name)
+    return max(changes, key=lambda c: len(_words(c.rule) & called))
 
 
 def _tags(value: Any) -> dict[str, str]:

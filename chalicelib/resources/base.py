@@ -184,6 +184,12 @@ class ResourcePlugin:
     revert_permissions: ClassVar[tuple[str, ...]] = ()
     not_revertible: ClassVar[str | None] = None
     gone_codes: ClassVar[frozenset[str]] = frozenset()
+    #: Optional+Computed attributes (the provider takes AWS's value when the block does not set them):
+    #: with the ``.tf`` source known, a difference in one the block does not set is not drift. An
+    #: attribute with a schema default (``is_enabled = true``) is not computed: Terraform reports it.
+    #: Security-relevant attributes (policies, rules, encryption, backups, public access) are never
+    #: listed: Driftwarden judges them whether or not the block sets them.
+    computed: ClassVar[frozenset[str]] = frozenset()
     #: Severity of a ``deleted`` finding (a managed data store or trail deleted is critical).
     deleted_severity: ClassVar[Severity] = Severity.HIGH
     global_service: ClassVar[bool] = False

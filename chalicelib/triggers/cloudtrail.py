@@ -20,7 +20,9 @@ from chalicelib.resources.registry import Registry, normalize_event_name
 
 __all__ = ["CloudTrailEvent", "Ref", "eventbridge_pattern", "iter_records", "parse_event", "resolve_refs"]
 
-_CONSOLE_UA = re.compile(r"console\.|signin\.amazonaws\.com|^Mozilla/", re.IGNORECASE)
+# The console signs calls as itself ("console.ec2.amazonaws.com", "AWS CloudWatch Console",
+# "[S3Console/0.4, ...]", "AWSConsole", "EC2ConsoleBackend") or passes the browser's agent.
+_CONSOLE_UA = re.compile(r"console|signin\.amazonaws\.com|^\[?Mozilla/", re.IGNORECASE)
 REDACTED = REDACTED_IDS
 
 

@@ -62,3 +62,9 @@ def test_eventbridge_pattern_fits_the_default_size_limit():
     assert len(json.dumps(pattern, separators=(",", ":"))) <= 2048
     assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
     assert {f"aws.{s.split('.amazonaws.com')[0]}" for s in REGISTRY.sources()} == set(pattern["source"])
+
+
+@pytest.mark.parametrize("plugin", [p for p in PLUGINS if p.computed], ids=lambda p: p.type)
+def test_computed_attributes_are_compared_attributes(plugin):
+    """``computed`` names Optional+Computed attributes the plugin compares (a typo would mute nothing)."""
+    assert plugin.computed <= set(plugin.compared), sorted(plugin.computed - set(plugin.compared))
