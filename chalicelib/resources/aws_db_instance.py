@@ -144,7 +144,8 @@ _OPTIONAL_STRINGS = ("instance_class", "storage_type", "parameter_group_name", "
 @register
 class AwsDbInstance(DataPlugin):
     type = "aws_db_instance"
-    computed = frozenset({"parameter_group_name", "ca_cert_identifier", "storage_type", "multi_az", "allocated_storage"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"parameter_group_name", "ca_cert_identifier", "storage_type", "multi_az",
+                          "allocated_storage"})
     service = "rds"
     object_kind = KIND
     id_attribute = "identifier"

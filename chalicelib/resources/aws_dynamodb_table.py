@@ -70,7 +70,7 @@ def _off(rule: str) -> Any:
 @register
 class AwsDynamodbTable(DataPlugin):
     type = "aws_dynamodb_table"
-    computed = frozenset({"read_capacity", "write_capacity"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"read_capacity", "write_capacity"})
     service = "dynamodb"
     object_kind = KIND
     id_attribute = "name"

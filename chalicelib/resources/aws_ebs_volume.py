@@ -52,7 +52,7 @@ def _utcnow() -> datetime:
 @register
 class AwsEbsVolume(ResourcePlugin):
     type = "aws_ebs_volume"
-    computed = frozenset({"iops", "throughput", "type"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"iops", "throughput", "type"})
     service = "ec2"
     object_kind = KIND
     events = (

@@ -83,7 +83,7 @@ def user_data_hash(value: str | None) -> str | None:
 @register
 class AwsInstance(ResourcePlugin):
     type = "aws_instance"
-    computed = frozenset({"ebs_optimized"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"ebs_optimized"})
     service = "ec2"
     object_kind = KIND
     events = (

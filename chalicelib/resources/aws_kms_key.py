@@ -62,7 +62,7 @@ def _tag_map(tags: Any) -> dict[str, str]:
 @register
 class AwsKmsKey(ResourcePlugin):
     type = "aws_kms_key"
-    computed = frozenset({"description", "rotation_period_in_days"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"description", "rotation_period_in_days"})
     deleted_severity = Severity.CRITICAL
     service = "kms"
     object_kind = KIND

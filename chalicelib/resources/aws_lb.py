@@ -119,7 +119,7 @@ def _attr_value(kind: str, value: Any) -> str:
 @register
 class AwsLb(ResourcePlugin):
     type = "aws_lb"
-    computed = frozenset({"subnets"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"subnets"})
     service = "elbv2"
     object_kind = "elbv2:loadbalancer"
     events = elb_events(

@@ -55,7 +55,7 @@ _PENDING = {"BackupRetentionPeriod": "backup_retention_period",
 @register
 class AwsRdsCluster(DataPlugin):
     type = "aws_rds_cluster"
-    computed = frozenset({"preferred_backup_window", "db_cluster_parameter_group_name", "engine_version"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"preferred_backup_window", "db_cluster_parameter_group_name", "engine_version"})
     service = "rds"
     object_kind = KIND
     id_attribute = "cluster_identifier"

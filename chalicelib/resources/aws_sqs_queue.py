@@ -107,7 +107,7 @@ _INTS = ("visibility_timeout_seconds", "message_retention_seconds", "delay_secon
 @register
 class AwsSqsQueue(DataPlugin):
     type = "aws_sqs_queue"
-    computed = frozenset({"kms_data_key_reuse_period_seconds"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"kms_data_key_reuse_period_seconds"})
     service = "sqs"
     object_kind = KIND
     events = (

@@ -45,7 +45,7 @@ ATTRIBUTES = {
 @register
 class AwsVpc(ResourcePlugin):
     type = "aws_vpc"
-    computed = frozenset({"enable_dns_hostnames"})  # Optional+Computed, not security-relevant
+    computed = frozenset({"enable_dns_hostnames"})
     service = "ec2"
     object_kind = KIND
     events = (
