@@ -500,6 +500,25 @@ def test_terraform_apply_by_the_iac_role_is_ignored(acct: Account, env: Any) -> 
     assert by_person.status is Status.DRIFT
 
 
+def test_iac_role_apply_is_ignored_at_once_when_terraform_rechecks_are_on(acct: Account) -> None:
+    """With re-checks of Terraform agents on (``DRIFTWARDEN_DEFER_QUEUE_URL``, or ``replay
+    --terraform-recheck``), Terraform's own role is still Terraform's own role: its apply is ignored
+    there and then, not deferred as if it were "a Terraform agent outside the IaC principals"."""
+    url = make_queue(acct)
+    deferred: list[Any] = []
+    pipeline, _ = acct.deploy(StateBuilder().add("aws_sqs_queue", "orders", queue_attrs(url)),
+                              iac_principals=("arn:aws:iam::*:role/terraform-*",),
+                              defer=lambda raw, serials: deferred.append(raw))
+    acct.session.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "120"})
+    event = queue_event("SetQueueAttributes", url, {"attributes": {"VisibilityTimeout": "120"}},
+                        console=False, user_agent=TF_UA, identity=role_identity("terraform-apply", "ci-4711"))
+    finding = only(pipeline.process_event(event))
+    assert finding.status is Status.IGNORED, finding.reason
+    assert finding.reason == ("made by an IaC principal (matches arn:aws:iam::*:role/terraform-*): "
+                              "Terraform's own change")
+    assert deferred == []
+
+
 def test_driftwardens_own_revert_is_ignored(acct: Account, env: Any) -> None:
     url = make_queue(acct)
     prefix = f"stack-{next(_stacks)}/"
