@@ -14,6 +14,7 @@ update), and the gaps between posts on the channel.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -148,7 +149,7 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
     posts = [c for c in slack.calls if c["method"] == "chat.postMessage"]
     updates = [c for c in slack.calls if c["method"] == "chat.update"]
     times = sorted(c["at"] for c in posts if c["payload"].get("channel") == CHANNEL)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     return {
         "events": events,
         "groups": groups,
