@@ -20,7 +20,17 @@ from chalicelib.models import Finding
 
 __all__ = ["emit_finding", "lambda_entry", "logger", "metrics"]
 
-logger = Logger(service="driftwarden", logger_handler=logging.StreamHandler(sys.stderr))
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is now (not the one at import), so redirection works."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+logger = Logger(service="driftwarden", logger_handler=logging.StreamHandler(_Stderr()))
 metrics = Metrics(namespace="Driftwarden", service="driftwarden")
 T = TypeVar("T")
 

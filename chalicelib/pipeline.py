@@ -85,18 +85,12 @@ class Pipeline:
         try:
             if recheck is not None:
                 return [self._terraform_verdict(f, recheck) for f in self._process(event)]
-            if self.defer is not None and self._is_terraform_agent(event):
-                serials = self.state_serials(event)
-                self.defer(raw, serials)
-                return [self._finding(event, None, Status.SKIPPED,
-                                      "made by a Terraform agent outside the IaC principals: deferred, and re-checked "
-                                      "once the state has had time to record the apply")]
-            return self._process(event)
+            return self._process(event, raw=raw)
         except Exception as exc:  # a bug must not crash the batch or lose the event: say so, loudly
             log.exception("pipeline failed", extra={"event_id": event.event_id})
             return [self._finding(event, None, Status.ERROR, f"internal error while judging this event: {exc!r}")]
 
-    def _process(self, event: CloudTrailEvent) -> list[Finding]:
+    def _process(self, event: CloudTrailEvent, raw: Mapping[str, Any] | None = None) -> list[Finding]:
         if event.error_code:
             return [self._finding(event, None, Status.SKIPPED, f"failed call (errorCode {event.error_code}): "
                                                                "nothing changed")]
@@ -114,6 +108,11 @@ class Pipeline:
         if not self.registry.claims(event.source, event.name):
             return [self._finding(event, None, Status.UNSUPPORTED,
                                   f"no plugin handles {event.source} {event.name}")]
+        if raw is not None and self.defer is not None and self._is_terraform_agent(event):
+            self.defer(raw, self.state_serials(event))
+            return [self._finding(event, None, Status.SKIPPED,
+                                  "made by a Terraform agent outside the IaC principals: deferred, and re-checked "
+                                  "once the state has had time to record the apply")]
         refs = resolve_refs(self.registry, event)
         if not refs:
             return [self._finding(event, None, Status.UNSUPPORTED,
@@ -255,7 +254,9 @@ class Pipeline:
                 found = self.source.lookup(res.state_url, res.address)
             except SourceError as exc:
                 log.error("source unreadable", extra={"address": res.address, "error": str(exc)})
-                notes.append(f"source unreadable ({exc}); judged from the state only")
+                note = f"source unreadable ({exc}); judged from the state only"
+                if note not in notes:
+                    notes.append(note)
                 continue
             if found is not None:
                 declared.sources[res.address] = found
@@ -305,7 +306,8 @@ class Pipeline:
             return self.policy()
         except DriftwardenError as exc:  # never mute drift because the policy file is broken
             log.error("policy unreadable; built-in rules apply", extra={"error": str(exc)})
-            notes.append(f"policy file unreadable ({exc}); built-in rules applied")
+            one_line = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            notes.append(f"policy file unreadable ({one_line}); built-in rules applied")
             return None
 
     def declared(self, kind: str, object_id: str, managed: list[ManagedResource]) -> Declared:
