@@ -115,17 +115,27 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
 
     wiring.reset()
     calls: dict[str, int] = {}
+    op_seconds: dict[str, list[float]] = {}  # per operation, per event window (first/last 100)
+    window = {"name": "first"}
 
-    def count(model: Any, **_: Any) -> None:
+    def before(model: Any, context: dict[str, Any], **_: Any) -> None:
         name = f"{model.service_model.service_id}:{model.name}"
         calls[name] = calls.get(name, 0) + 1
+        context["bench_t0"] = time.perf_counter()
 
-    wiring.clients().session.events.register("before-call.*.*", count)  # every client the app makes
+    def after(model: Any, context: dict[str, Any], **_: Any) -> None:
+        if "bench_t0" in context and window["name"]:
+            key = f"{window['name']}|{model.service_model.service_id}:{model.name}"
+            op_seconds.setdefault(key, []).append(time.perf_counter() - context["bench_t0"])
+
+    wiring.clients().session.events.register("before-call.*.*", before)  # every client the app makes
+    wiring.clients().session.events.register("after-call.*.*", after)
     latencies, results = [], []
     started = time.perf_counter()
     try:
         with Client(app, stage_name="dev") as client:
             for j in range(events):
+                window["name"] = "first" if j < 100 else ("last" if j >= events - 100 else "")
                 gid, port = gids[j % groups], 1024 + j // groups
                 perm = [
                     {
@@ -171,9 +181,20 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
         "aws_calls_per_event": {
             k: round(v / events, 2) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
         },
+        "op_ms_first_last_100": _op_windows(op_seconds),
         "p50_first_100": summary(latencies[:100])["p50"],
         "p50_last_100": summary(latencies[-100:])["p50"],
     }
+
+
+def _op_windows(op_seconds: dict[str, list[float]]) -> dict[str, list[float]]:
+    """Mean milliseconds per call of each operation in the first and the last 100 events."""
+    out: dict[str, list[float]] = {}
+    for key, values in op_seconds.items():
+        which, op = key.split("|", 1)
+        pair = out.setdefault(op, [0.0, 0.0])
+        pair[0 if which == "first" else 1] = round(1000 * sum(values) / len(values), 1)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1][1]))
 
 
 def _stored_findings(ddb: Any) -> set[str]:

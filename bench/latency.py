@@ -23,8 +23,8 @@ from bench.common import ACCOUNT, REGION, child, emit, peak_rss_mb, summary
 SIZES = (100, 10_000, 100_000)
 STATE_BUCKET = "bench-states"
 INDEX_BUCKET = "bench-index"
-WARM_EVENTS = 300
-COLD_EVENTS = 40
+WARM_EVENTS = 200
+COLD_EVENTS = 30
 OPEN = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 
 

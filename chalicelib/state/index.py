@@ -199,16 +199,16 @@ class StateIndex:
         self._current[url] = new_etag
         self._settle()
         if self.store is not None and self._manifest is not None:
-            self._commit(removed=[])
+            self._persist(self._commit, [])
         return True
 
     # --- sync ------------------------------------------------------------------------------------
     def _sync(self, persist: bool) -> None:
-        seen, sizes, errors, failed = self._list_all()
+        seen, _, errors, failed = self._list_all()
         if self.store is not None:
             self._load_manifest()
             if persist and self._needs_build():
-                self._build(seen, sizes, errors)
+                self._persist(self._build, seen, errors)
         m = self._manifest
         for loc in failed:  # keep what we had for a location we could not list, rather than emptying it
             known = set(self._overlay) | set(self._current) | (set(m.states) if m else set())
@@ -244,7 +244,7 @@ class StateIndex:
         self.errors = errors
         self._settle()
         if persist and self.store is not None and self._manifest is not None:
-            self._commit(removed=[u for u in self._manifest.states if u not in seen])
+            self._persist(self._commit, [u for u in self._manifest.states if u not in seen])
         self._loaded_at = self.clock()
 
     def _accept(self, url: str, etag: str, body: bytes, errors: dict[str, str]) -> None:
@@ -286,7 +286,7 @@ class StateIndex:
         self.errors.pop(url, None)
         self._settle()
         if self.store is not None and self._manifest is not None and url in self._manifest.states:
-            self._commit(removed=[url])
+            self._persist(self._commit, [url])
         return True
 
     def _known_etag(self, url: str) -> str | None:
@@ -467,16 +467,14 @@ class StateIndex:
         if hit is not None:
             self._shards.move_to_end(k)
             return hit
-        body, _, _ = self.store.get(self.store.shard_key(m.layout, k))
-        self.shard_reads += 1
+        body = self._shard_body(m.layout, k)
         if body is None:  # every shard of a layout exists: the layout was replaced under us
             self._manifest_etag = None
             self._load_manifest()
             m = self._manifest
             if m is None:
                 return _Shard(0, {}, b"")
-            body, _, _ = self.store.get(self.store.shard_key(m.layout, k))
-            self.shard_reads += 1
+            body = self._shard_body(m.layout, k)
         by_key: dict[Key, list[tuple[str, int, int]]] = defaultdict(list)
         stale: list[str] = []
         head, blob = decode_shard(body) if body else ([], b"")
@@ -515,7 +513,24 @@ class StateIndex:
         self._settle()
 
     # --- the persisted form: writing ---------------------------------------------------------------
-    def _build(self, seen: dict[str, str], sizes: dict[str, int], errors: dict[str, str]) -> None:
+    def _persist(self, write: Callable[..., None], *args: Any) -> None:
+        """Write the persisted form; a failure leaves it behind (readers then read the changed states
+        themselves) but never fails the refresh, the scan or the state-change handler."""
+        try:
+            write(*args)
+        except (*_READ_ERRORS, Conflict) as exc:
+            log.error("index not persisted; states stay readable directly", extra={"error": str(exc)})
+
+    def _shard_body(self, layout: str, k: int) -> bytes | None:
+        assert self.store is not None
+        try:
+            body, _, _ = self.store.get(self.store.shard_key(layout, k))
+        except _READ_ERRORS as exc:  # never answer "unmanaged" from a shard we could not read
+            raise StateError(self.store.url, f"cannot read index shard {k}: {exc}") from exc
+        self.shard_reads += 1
+        return body
+
+    def _build(self, seen: dict[str, str], errors: dict[str, str]) -> None:
         """Write a complete new layout from every state (streamed: one state in memory at a time)."""
         store, old = self.store, self._manifest
         assert store is not None

@@ -10,6 +10,7 @@ import json
 import random
 
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.aws import ClientFactory
 from chalicelib.models import Status
@@ -22,6 +23,7 @@ from chalicelib.state.locations import parse_locations
 from chalicelib.state.persist import Conflict, encode, shard_of
 from chalicelib.state.tfstate import parse_state
 from chalicelib.triggers.cloudtrail import Ref
+from tests.harness.events import sg_rule_event
 from tests.harness.tfstate import StateBuilder
 
 REGISTRY = default_registry()
@@ -395,3 +397,45 @@ def test_db_instances_are_read_in_one_describe_per_batch(aws):
     assert many["scale-db-gone"] is None
     for name in names:
         assert many[name] == plugin.read_live(ctx, name) and many[name]["instance_class"] == "db.t3.micro"
+
+
+def test_an_unreadable_shard_is_an_error_never_unmanaged(aws):
+    s3 = aws.client("s3")
+    for name in ("stb-shardfail", "ixb-shardfail"):
+        s3.create_bucket(Bucket=name)
+    state("a", 6).put(s3, "stb-shardfail", "p/a.tfstate")
+    index_for(aws, "s3://stb-shardfail/p/", "s3://ixb-shardfail/").refresh()
+    reader = index_for(aws, "s3://stb-shardfail/p/", "s3://ixb-shardfail/")
+    reader.ensure_fresh()
+    get = reader.store.get
+
+    def failing_get(key, *a, **kw):
+        if "/shards/" in key:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "GetObject")
+        return get(key, *a, **kw)
+
+    reader.store.get = failing_get
+    factory = ClientFactory(session_factory=lambda: aws, default_region="us-east-1")
+    finding = Pipeline(REGISTRY, reader, factory.context).process_event(
+        sg_rule_event("AuthorizeSecurityGroupIngress", "sg-a00001", [
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]))[0]
+    assert finding.status is Status.ERROR and "cannot read index shard" in finding.reason
+    reader.store.get = get  # transient: the next lookup reads it
+    assert reader.lookup(SG_KIND, "sg-a00001")
+
+
+def test_a_refresh_survives_an_index_it_may_not_write(aws):
+    """No s3:PutObject on the index prefix: the scan and the state-change handler still work."""
+    s3 = aws.client("s3")
+    for name in ("stb-noput", "ixb-noput"):
+        s3.create_bucket(Bucket=name)
+    state("a", 6).put(s3, "stb-noput", "p/a.tfstate")
+    index = index_for(aws, "s3://stb-noput/p/", "s3://ixb-noput/")
+
+    def denied(*a, **kw):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
+
+    index.store.put = denied
+    index.refresh()
+    assert index.lookup(SG_KIND, "sg-a00001") and not index.errors
+    assert s3.list_objects_v2(Bucket="ixb-noput").get("KeyCount", 0) == 0
