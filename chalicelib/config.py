@@ -57,6 +57,8 @@ class Settings:
     defer_queue_url: str | None = None
     terraform_recheck_seconds: int = 120
     slack_secret_arn: str | None = None
+    index_url: str | None = None
+    index_cache_shards: int = 32
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +92,8 @@ class Settings:
             defer_queue_url=env.get("DRIFTWARDEN_DEFER_QUEUE_URL") or None,
             terraform_recheck_seconds=int(_float(env, "DRIFTWARDEN_TERRAFORM_RECHECK_SECONDS", 120)),
             slack_secret_arn=env.get("DRIFTWARDEN_SLACK_SECRET_ARN") or None,
+            index_url=env.get("DRIFTWARDEN_INDEX_URL") or None,
+            index_cache_shards=int(_float(env, "DRIFTWARDEN_INDEX_CACHE_SHARDS", 32)),
         )
 
 

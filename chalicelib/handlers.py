@@ -21,7 +21,7 @@ __all__ = ["CLOUDTRAIL_PATTERN", "STATE_CHANGE_PATTERN", "on_cloudtrail", "on_de
 log = logging.getLogger(__name__)
 
 CLOUDTRAIL_PATTERN = eventbridge_pattern(default_registry())
-STATE_CHANGE_PATTERN = {"source": ["aws.s3"], "detail-type": ["Object Created"]}
+STATE_CHANGE_PATTERN = {"source": ["aws.s3"], "detail-type": ["Object Created", "Object Deleted"]}
 
 
 def respond(finding: Finding, started: float | None = None) -> dict[str, Any]:
@@ -113,10 +113,18 @@ def on_sweep(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 @lambda_entry
 def on_state_change(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """A state object was written: refresh the index (only changed ETags are re-read)."""
+    """A state object was written or deleted: re-read only that state (by its ETag), else refresh."""
+    raw = event.get("detail")
+    detail: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    bucket = (detail.get("bucket") or {}).get("name")
+    obj = detail.get("object") or {}
     index = wiring.state_index()
-    index.refresh()
-    return {"states": len(index.docs()), "errors": len(index.errors), "reads": index.reads}
+    reread = None
+    if bucket and obj.get("key") and event.get("detail-type") == "Object Created":
+        reread = index.refresh_one(f"s3://{bucket}/{obj['key']}", etag=obj.get("etag"))
+    else:
+        index.refresh()
+    return {"states": len(index.states()), "errors": len(index.errors), "reads": index.reads, "reread": reread}
 
 
 def slack_actions(body: bytes | str, headers: Mapping[str, str]) -> tuple[int, Any]:

@@ -55,7 +55,8 @@ def _table(name: str) -> Any:
 def state_index() -> StateIndex:
     cfg = settings()
     return StateIndex(registry(), list(cfg.state), s3=lambda: clients().client("s3"), ttl_seconds=cfg.state_ttl,
-                      account_overrides=cfg.state_accounts)
+                      account_overrides=cfg.state_accounts, index_url=cfg.index_url,
+                      cache_shards=cfg.index_cache_shards)
 
 
 @functools.cache

@@ -127,3 +127,29 @@ def test_logs_are_json_with_the_cloudtrail_event_id_as_correlation_id(aws, env, 
     assert finding_logs, logs
     assert finding_logs[0]["correlation_id"] == "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab"
     assert finding_logs[0]["function_name"] == "on_cloudtrail" and finding_logs[0]["status"] == "in_sync"
+
+
+def test_state_change_event_rereads_only_that_state(aws, env):
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="many-states")
+    for name in ("a", "b", "c"):
+        StateBuilder().put(s3, "many-states", f"teams/{name}.tfstate")
+    env(DRIFTWARDEN_STATE="s3://many-states/teams/")
+    from app import app
+    from chalicelib import wiring
+
+    wiring.state_index().refresh()
+    before = wiring.state_index().reads
+    assert before == 3
+    StateBuilder(serial=2).put(s3, "many-states", "teams/b.tfstate")
+    etag = s3.head_object(Bucket="many-states", Key="teams/b.tfstate")["ETag"].strip('"')
+    event = {"version": "0", "id": "e1", "detail-type": "Object Created", "source": "aws.s3",
+             "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "us-east-1",
+             "resources": ["arn:aws:s3:::many-states"],
+             "detail": {"version": "0", "bucket": {"name": "many-states"},
+                        "object": {"key": "teams/b.tfstate", "etag": etag, "size": 10}}}
+    with Client(app) as client:
+        result = client.lambda_.invoke("on_state_change", event).payload
+    assert result["reread"] is True and result["states"] == 3 and result["errors"] == 0
+    assert wiring.state_index().reads == before + 1, "only the changed state was read again"
+    assert wiring.state_index().doc("s3://many-states/teams/b.tfstate").serial == 2
