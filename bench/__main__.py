@@ -383,9 +383,16 @@ def _burst(res: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"(a burst on one resource is one message), {res['slack_errors']} other calls; messages kept "
         f"{res['messages']}",
         f"- AWS calls per event (every client the app built): {calls}",
-        "- p99 includes the notifier's wait: a post within a second of the previous one on the channel "
-        "sleeps "
-        "until the second is over (that is the rate limit working, and it is where the p99 comes from).",
+        "- mean ms per call, first 100 events → last 100: "
+        + ", ".join(f"{op} {a} → {b}" for op, (a, b) in res.get("op_ms_first_last_100", {}).items())
+        + ". The per-event time grows with the run because these calls get slower on the moto server "
+        "(DynamoDB Query over a growing table and audit chain, DescribeSecurityGroups over groups that gain "
+        "a rule per event); the Driftwarden-side work per event is the same.",
+        "- The p99 and max include the notifier's wait: a post less than a second after the previous one on "
+        "the channel sleeps until the second is over (the rate limit working). Slowest events (index, "
+        "seconds, Slack calls during it): "
+        + "; ".join(f"#{j} {sec:.2f} s {'+'.join(m) or 'none'}" for j, sec, m in res.get("slowest", []))
+        + ".",
         "",
     ]
     return rows_out, text

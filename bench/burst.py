@@ -130,7 +130,7 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
 
     wiring.clients().session.events.register("before-call.*.*", before)  # every client the app makes
     wiring.clients().session.events.register("after-call.*.*", after)
-    latencies, results = [], []
+    latencies, results, during = [], [], []
     started = time.perf_counter()
     try:
         with Client(app, stage_name="dev") as client:
@@ -147,9 +147,11 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
                 ]
                 ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=perm)
                 event = sg_rule_event("AuthorizeSecurityGroupIngress", gid, perm, account=ACCOUNT)
+                before_calls = len(slack.calls)
                 t0 = time.perf_counter()
                 results.append(client.lambda_.invoke("on_cloudtrail", event).payload)
                 latencies.append(time.perf_counter() - t0)
+                during.append([c["method"] for c in slack.calls[before_calls:]])
         wall = time.perf_counter() - started
     finally:
         slack.stop()
@@ -182,6 +184,7 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
             k: round(v / events, 2) for k, v in sorted(calls.items(), key=lambda kv: -kv[1])
         },
         "op_ms_first_last_100": _op_windows(op_seconds),
+        "slowest": sorted(((j, sec, during[j]) for j, sec in enumerate(latencies)), key=lambda t: -t[1])[:5],
         "p50_first_100": summary(latencies[:100])["p50"],
         "p50_last_100": summary(latencies[-100:])["p50"],
     }

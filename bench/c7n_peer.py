@@ -32,7 +32,7 @@ from bench.common import ACCOUNT, REGION, ROOT, child, emit, summary
 
 C7N_VERSION = "0.9.53"
 VENV = ROOT / ".venv" / "c7n"
-EVENTS = 200
+EVENTS = 150
 POLICY = {
     "name": "sg-world-ssh",
     "resource": "aws.security-group",

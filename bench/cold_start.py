@@ -22,7 +22,7 @@ from typing import Any
 
 T_START = time.perf_counter()
 
-IMPORT_RUNS = 7
+IMPORT_RUNS = 5
 SIZE = 10_000
 
 

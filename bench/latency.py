@@ -23,8 +23,8 @@ from bench.common import ACCOUNT, REGION, child, emit, peak_rss_mb, summary
 SIZES = (100, 10_000, 100_000)
 STATE_BUCKET = "bench-states"
 INDEX_BUCKET = "bench-index"
-WARM_EVENTS = 200
-COLD_EVENTS = 30
+WARM_EVENTS = 150
+COLD_EVENTS = 20
 OPEN = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
 
 
@@ -162,7 +162,7 @@ def child_events(size: int, mode: str, gid: str) -> dict[str, Any]:
     }
     ec2 = factory.client("ec2", REGION, ACCOUNT)
     warm, floor = [], []
-    n_warm = WARM_EVENTS if persisted else WARM_EVENTS // 3
+    n_warm = WARM_EVENTS if persisted else 30
     for event in events[1 : n_warm + 1]:  # interleaved so load on the machine hits both alike
         t0 = time.perf_counter()
         findings = pipeline.process_event(event)
