@@ -328,14 +328,15 @@ def _cold(res: dict[str, Any]) -> tuple[list[str], list[str]]:
         "`chalice.test.Client` "
         "(no Slack, local finding store) on the 10,000-resource estate; median of 3 processes.",
         "",
-        "| Index | import app s | First event s (runs) | State reads | Shard reads | HCL grammar built | "
+        "| Index | import app s (median) | First event s (runs) | State reads | Shard reads | HCL grammar built | "
         "lark imported |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, row in (("persisted", per), ("legacy (reads every state)", leg)):
         runs = ", ".join(f"{v:.3f}" for v in row["first_event_runs"])
         text.append(
-            f"| {label} | {row['import_seconds']:.3f} | {row['first_event_median']:.3f} ({runs}) | "
+            f"| {label} | {row.get('import_median', row['import_seconds']):.3f} | "
+            f"{row['first_event_median']:.3f} ({runs}) | "
             f"{row['state_reads']} | {row['shard_reads']} | {'yes' if row['hcl_built'] else 'no'} | "
             f"{'yes' if row['lark_imported'] else 'no'} |"
         )
@@ -384,7 +385,8 @@ def _burst(res: dict[str, Any]) -> tuple[list[str], list[str]]:
         f"{res['messages']}",
         f"- AWS calls per event (every client the app built): {calls}",
         "- mean ms per call, first 100 events → last 100: "
-        + ", ".join(f"{op} {a} → {b}" for op, (a, b) in res.get("op_ms_first_last_100", {}).items())
+        + ", ".join(f"{op} {'–' if a is None else a} → {'–' if b is None else b}"
+                    for op, (a, b) in res.get("op_ms_first_last_100", {}).items())
         + ". The per-event time grows with the run because these calls get slower on the moto server "
         "(DynamoDB Query over a growing table and audit chain, DescribeSecurityGroups over groups that gain "
         "a rule per event); the Driftwarden-side work per event is the same.",

@@ -190,14 +190,14 @@ def measure(events: int = EVENTS, groups: int = GROUPS) -> dict[str, Any]:
     }
 
 
-def _op_windows(op_seconds: dict[str, list[float]]) -> dict[str, list[float]]:
-    """Mean milliseconds per call of each operation in the first and the last 100 events."""
-    out: dict[str, list[float]] = {}
+def _op_windows(op_seconds: dict[str, list[float]]) -> dict[str, list[float | None]]:
+    """Mean milliseconds per call of each operation in the first and the last 100 events (None: no call)."""
+    out: dict[str, list[float | None]] = {}
     for key, values in op_seconds.items():
         which, op = key.split("|", 1)
-        pair = out.setdefault(op, [0.0, 0.0])
+        pair = out.setdefault(op, [None, None])
         pair[0 if which == "first" else 1] = round(1000 * sum(values) / len(values), 1)
-    return dict(sorted(out.items(), key=lambda kv: -kv[1][1]))
+    return dict(sorted(out.items(), key=lambda kv: -(kv[1][1] or 0)))
 
 
 def _stored_findings(ddb: Any) -> set[str]:

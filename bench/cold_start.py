@@ -143,6 +143,8 @@ def run(gid: str) -> dict[str, Any]:
         runs = [child("cold_start", "first_event", mode, gid) for _ in range(3)]
         out[mode] = {
             **runs[len(runs) // 2],
+            "import_median": statistics.median(r["import_seconds"] for r in runs),
+            "import_runs": [r["import_seconds"] for r in runs],
             "first_event_median": statistics.median(r["first_event_seconds"] for r in runs),
             "first_event_runs": [r["first_event_seconds"] for r in runs],
             "hcl_built": any(r["hcl_built"] for r in runs),
