@@ -328,8 +328,8 @@ def _cold(res: dict[str, Any]) -> tuple[list[str], list[str]]:
         "`chalice.test.Client` "
         "(no Slack, local finding store) on the 10,000-resource estate; median of 3 processes.",
         "",
-        "| Index | import app s (median) | First event s (runs) | State reads | Shard reads | HCL grammar built | "
-        "lark imported |",
+        "| Index | import app s (median) | First event s (runs) | State reads | Shard reads | "
+        "HCL grammar built | lark imported |",
         "|---|---|---|---|---|---|---|",
     ]
     for label, row in (("persisted", per), ("legacy (reads every state)", leg)):
