@@ -15,7 +15,7 @@ from typing import Any
 
 from chalicelib.drift.policy import Policy, PolicyAction, Subject
 from chalicelib.drift.severity import apply_builtin
-from chalicelib.errors import DriftwardenError, EventError, LiveReadError, RemediationError
+from chalicelib.errors import DriftwardenError, EventError, LiveReadError, RemediationError, StateError
 from chalicelib.models import (
     Action,
     Actor,
@@ -166,7 +166,12 @@ class Pipeline:
         if not self.index.covers_account(ref.account):
             return self._finding(event, ResourceInfo(owner.type, None, ref.object_id, None), Status.UNSUPPORTED,
                                  f"no Terraform state is mapped to account {ref.account}", kind=ref.object_kind)
-        managed = self.index.lookup(ref.object_kind, ref.object_id, ref.account)
+        try:
+            managed = self.index.lookup(ref.object_kind, ref.object_id, ref.account)
+        except StateError as exc:
+            return self._finding(event, ResourceInfo(owner.type, None, ref.object_id, None), Status.ERROR,
+                                 f"cannot read the state index ({exc}); will not guess whether it is managed",
+                                 kind=ref.object_kind)
         if ref.region and not owner.global_service:
             # name-keyed objects (ECR repositories, EventBridge rules) may exist in several regions
             managed = [r for r in managed if r.region in (None, ref.region)]

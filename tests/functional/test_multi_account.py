@@ -116,3 +116,20 @@ def test_same_name_in_two_regions_is_judged_per_region(aws):
                              {"repositoryName": "app", "imageTagMutability": "MUTABLE"}, region="eu-west-1")
     [finding] = pipeline.process_event(event)
     assert finding.status is Status.UNMANAGED, finding.reason
+
+
+def test_an_unreadable_index_is_a_clear_error_never_unmanaged(aws):
+    from chalicelib.errors import StateError
+    from tests.conftest import make_pipeline
+
+    pipeline = make_pipeline(aws, "")
+    pipeline.index.ensure_fresh = lambda: None  # type: ignore[method-assign]
+
+    def broken(*_args, **_kw):
+        raise StateError("s3://idx/shards/7.json.gz", "cannot read index shard 7")
+
+    pipeline.index.lookup = broken  # type: ignore[method-assign]
+    [finding] = pipeline.process_event(sg_rule_event("AuthorizeSecurityGroupIngress", "sg-0123456789abcdef0",
+                                                     WORLD_SSH))
+    assert finding.status is Status.ERROR
+    assert "cannot read the state index" in finding.reason and "internal error" not in finding.reason
