@@ -120,7 +120,7 @@ def on_state_change(event: dict[str, Any], context: Any) -> dict[str, Any]:
     obj = detail.get("object") or {}
     index = wiring.state_index()
     reread = None
-    if bucket and obj.get("key") and event.get("detail-type") == "Object Created":
+    if bucket and obj.get("key"):  # refresh_one also drops a state whose object was deleted
         reread = index.refresh_one(f"s3://{bucket}/{obj['key']}", etag=obj.get("etag"))
     else:
         index.refresh()

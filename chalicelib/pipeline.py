@@ -197,17 +197,16 @@ class Pipeline:
                                  f"by rule {owner.type}.deleted)", severity=owner.deleted_severity,
                                  action=Action.ALERT, kind=ref.object_kind)
         changes = owner.diff(declared, live)
-        note = ("; " + "; ".join(source_notes)) if source_notes else ""
         if not changes:
             return self._finding(event, info, Status.IN_SYNC,
                                  f"live {ref.object_kind} matches what {len(managed)} managed resource(s) declare"
-                                 + note, kind=ref.object_kind)
+                                 + _suffix(source_notes), kind=ref.object_kind)
         changes, why_quiet = self._apply_source(declared, owner.type, changes)
         if not changes:
             status = Status.IGNORED if why_quiet.startswith("lifecycle") else Status.IN_SYNC
-            return self._finding(event, info, status, why_quiet + note, kind=ref.object_kind)
-        policy = self._policy(source_notes)
-        note = ("; " + "; ".join(source_notes)) if source_notes else ""
+            return self._finding(event, info, status, why_quiet + _suffix(source_notes),
+                                 kind=ref.object_kind)
+        policy = self._policy(source_notes)  # may add a note: read the notes only after this
         actor = event.actor if event else _NO_ACTOR
         subject = Subject(tf_type=primary.type, address=primary.address, module=primary.module,
                           state_url=primary.state_url, account=ref.account or primary.account,
@@ -221,7 +220,8 @@ class Pipeline:
             if not decision.kept:
                 rules = ", ".join(sorted({r for _, r in decision.ignored}))
                 return self._finding(event, info, Status.IGNORED,
-                                     f"every difference is ignored by policy rule {rules}" + note, kind=ref.object_kind)
+                                     f"every difference is ignored by policy rule {rules}" + _suffix(source_notes),
+                                     kind=ref.object_kind)
             changes = list(decision.kept)
             channel, rule_name = decision.channel, decision.rule_name
             if decision.action is PolicyAction.REVERT:
@@ -244,7 +244,8 @@ class Pipeline:
         if rule_name:
             reason += f"; policy rule {rule_name}" + (" asks for revert" if action is Action.REVERT else "")
         extra = {k: v for k, v in (("channel", channel), ("policy_rule", rule_name)) if v}
-        return self._finding(event, info, Status.DRIFT, reason + note, severity=severity, action=action,
+        return self._finding(event, info, Status.DRIFT, reason + _suffix(source_notes), severity=severity,
+                             action=action,
                              changes=tuple(changes), plan=plan, not_revertible=not_revertible,
                              kind=ref.object_kind, extra=extra)
 
@@ -423,6 +424,11 @@ class Pipeline:
 
     def _bare(self, status: Status, reason: str) -> Finding:
         return self._finding(None, None, status, reason)
+
+
+def _suffix(notes: list[str]) -> str:
+    """Notes (unreadable source or policy) appended to a reason; read after every note is added."""
+    return ("; " + "; ".join(notes)) if notes else ""
 
 
 def _words(text: str) -> set[str]:

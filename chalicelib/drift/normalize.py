@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import unquote
 
 __all__ = [
+    "WORLD_CIDRS",
     "atom",
     "atoms",
     "canonical_policy",
@@ -22,6 +23,9 @@ __all__ = [
 ]
 
 _LIST_KEYS = {"Action", "NotAction", "Resource", "NotResource"}
+
+#: CIDRs that mean "anyone on the internet" (security group, NACL and route judgments).
+WORLD_CIDRS = frozenset({"0.0.0.0/0", "::/0"})
 
 
 def _as_sorted_list(value: Any) -> list[Any]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.drift.normalize import tags_from_state
+from chalicelib.drift.normalize import WORLD_CIDRS, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
 from chalicelib.resources.base import (
     Declared,
@@ -47,7 +47,7 @@ ENTRY_EVENTS: tuple[EventSpec, ...] = (
 DIRECTIONS = ("ingress", "egress")
 ENTRY_DELETE = "DeleteNetworkAclEntry"  # removes one entry, never the ACL
 DEFAULT_RULES = frozenset({32767, 32768})
-WORLD = frozenset({"0.0.0.0/0", "::/0"})
+WORLD = WORLD_CIDRS
 _PROTOCOL_NUMBERS = {"all": "-1", "tcp": "6", "udp": "17", "icmp": "1", "icmpv6": "58"}
 _PORTED = frozenset({"6", "17"})
 _ICMP = frozenset({"1", "58"})

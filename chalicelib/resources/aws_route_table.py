@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.drift.normalize import tags_from_state
+from chalicelib.drift.normalize import WORLD_CIDRS, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
 from chalicelib.resources.base import (
     Declared,
@@ -43,7 +43,7 @@ ROUTE_EVENTS: tuple[EventSpec, ...] = (
     EventSpec(EC2, "ReplaceRoute", _RTB_ID),
     EventSpec(EC2, "DeleteRoute", _RTB_ID),
 )
-WORLD = frozenset({"0.0.0.0/0", "::/0"})
+WORLD = WORLD_CIDRS
 ROUTE_DELETE = "DeleteRoute"  # removes one route, never the table
 
 # Target attribute (provider vocabulary) -> API parameter/field. Order decides which target names a

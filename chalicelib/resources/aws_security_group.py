@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from chalicelib.drift.normalize import tags_from_aws, tags_from_state
+from chalicelib.drift.normalize import WORLD_CIDRS, tags_from_aws, tags_from_state
 from chalicelib.models import ApiCall, Change, Severity
 from chalicelib.resources.base import Declared, EventKind, EventSpec, Gone, LiveContext, ManagedResource, ResourcePlugin
 from chalicelib.resources.registry import register
@@ -34,7 +34,7 @@ SG_RULE_EVENTS: tuple[EventSpec, ...] = (
 )
 
 _PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "all": "-1"}
-WORLD = {"0.0.0.0/0", "::/0"}
+WORLD = WORLD_CIDRS
 DIRECTIONS = ("ingress", "egress")
 
 # An atom key: (protocol, from_port, to_port, peer_type, peer). Value: description.
